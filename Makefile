@@ -1,0 +1,56 @@
+# Siyu entry points: setup run worker test lint fmt bench. `make test` is what .ci/run calls.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SIYU   := $(BIN)/siyu
+export SIYU_VAR_DIR ?= $(CURDIR)/var
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run worker test lint fmt bench migrations-check pytest pytest-sqlite pytest-postgres clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
+
+run: setup
+	$(SIYU) migrate --verbosity 0
+	$(SIYU) demo
+	@echo "Siyu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	$(SIYU) run --host $(HOST) --port $(PORT)
+
+worker: setup
+	$(SIYU) worker
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports
+
+fmt: setup
+	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts
+
+migrations-check: setup
+	SIYU_VAR_DIR=$$(mktemp -d) $(SIYU) makemigrations --check --dry-run
+
+pytest-sqlite: setup
+	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/pytest -q $(PYTEST_ARGS)
+
+pytest-postgres: setup
+	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/python scripts/with_postgres.py $(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+
+test: lint migrations-check pytest-sqlite pytest-postgres
+
+bench: setup
+	$(BIN)/python -m bench $(NAME)
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,65 @@
+"""Composition root of the REST API: one NinjaAPI under /api/v1 with every context's router."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from siyu.iam.auth import ApiKeyAuth, SessionActorAuth
+from siyu.kernel.errors import DomainError, RateLimited
+
+api = NinjaAPI(
+    title="Siyu API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=[ApiKeyAuth(), SessionActorAuth()],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, fields=None, headers=None):
+    response = api.create_response(request, {"code": code, "message": message, "fields": fields or {}}, status=status)
+    for k, v in (headers or {}).items():
+        response[k] = v
+    return response
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request, exc: DomainError):
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return _error(request, exc.status, exc.code, exc.message, exc.fields, headers)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc: NinjaValidationError):
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
+        fields.setdefault(".".join(loc) or "__all__", []).append(err.get("msg", "invalid"))
+    return _error(request, 422, "validation_failed", "the request is not valid", fields)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return _error(request, 401, "not_authenticated", "authentication required")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return _error(request, exc.status_code, "http_error", str(exc))
+
+
+def _mount() -> None:
+    from siyu.audit.api import router as audit_router
+    from siyu.iam.api import router as iam_router
+    from siyu.platform.api import router as platform_router
+
+    api.add_router("/iam", iam_router)
+    api.add_router("/audit", audit_router)
+    api.add_router("/platform", platform_router)
+
+
+_mount()

@@ -1,0 +1,103 @@
+"""The ``siyu`` command: Django's management commands plus a few that are not Django's.
+
+``siyu serve`` runs gunicorn (a production server), ``siyu worker`` the huey consumer, ``siyu run`` both
+together for ``make run``; everything else (``migrate``, ``createorg``, ``apikey``, ``audit``, ``keys``, ``demo``,
+``check``, …) is a management command of the context that owns it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siyu.settings")
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="siyu serve", description="Run the web server (gunicorn).")
+    parser.add_argument("--host", default=os.environ.get("SIYU_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SIYU_PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("SIYU_WEB_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("SIYU_WEB_THREADS", "4")))
+    args = parser.parse_args(argv)
+    _django_setup()
+    cmd = [
+        sys.executable, "-m", "gunicorn", "siyu.wsgi:application",
+        "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "--threads", str(args.threads),
+        "--access-logfile", "-", "--graceful-timeout", "10",
+    ]
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover
+
+
+def worker(argv: list[str]) -> int:
+    _django_setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["siyu", "run_huey", *argv])
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    """Web server and job worker (and extra processes contexts add) together until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="siyu run")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    exe = [sys.executable, "-m", "siyu.cli"]
+    procs = [
+        subprocess.Popen([*exe, "serve", "--host", args.host, "--port", str(args.port)]),
+        subprocess.Popen([*exe, "worker"]),
+    ]
+    extra = os.environ.get("SIYU_RUN_EXTRA", "")
+    for line in filter(None, (s.strip() for s in extra.split(";"))):
+        procs.append(subprocess.Popen([*exe, *line.split()]))
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    stop()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return 0
+
+
+COMMANDS = {"serve": serve, "worker": worker, "run": run}
+ALIASES = {"check": "siyu_check"}  # Django's own check stays reachable as `siyu django-check`
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    _django_setup()
+    from django.core.management import execute_from_command_line
+
+    if argv and argv[0] in ALIASES:
+        argv[0] = ALIASES[argv[0]]
+    elif argv and argv[0] == "django-check":
+        argv[0] = "check"
+    execute_from_command_line(["siyu", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""API authentication: an API key (``Authorization: Bearer siyu_…``) or the console session (with CSRF)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.http import HttpRequest
+from ninja.security import APIKeyCookie, HttpBearer
+
+from siyu.kernel import clock
+from siyu.kernel.actor import Actor, DataScope
+
+from .middleware import current_membership
+from .models import ApiKey
+from .selectors import actor_for_membership
+
+KEY_PREFIX = "siyu_"
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def actor_for_api_key(raw: str) -> Actor | None:
+    if not raw.startswith(KEY_PREFIX) or len(raw) < len(KEY_PREFIX) + 20:
+        return None
+    prefix = raw[len(KEY_PREFIX) : len(KEY_PREFIX) + 12]
+    key = ApiKey.objects.unscoped_all_orgs().filter(prefix=prefix, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
+        return None
+    now = clock.now()
+    if key.expires_at and key.expires_at <= now:
+        return None
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.unscoped_all_orgs().filter(pk=key.pk).update(last_used_at=now)
+    return Actor(
+        org_id=key.org_id,
+        user_id=None,
+        permissions=frozenset(key.scopes),
+        default_scope=DataScope.ORGANIZATION,
+        api_key_id=key.pk,
+        label=f"apikey:{key.prefix}",
+    )
+
+
+class ApiKeyAuth(HttpBearer):
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
+        actor = actor_for_api_key(token)
+        if actor is not None:
+            request.api_actor = actor
+        return actor
+
+
+class SessionActorAuth(APIKeyCookie):
+    """The console's session cookie; ninja's cookie auth enforces CSRF on unsafe methods."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
+        membership = current_membership(request)
+        if membership is None:
+            return None
+        actor = actor_for_membership(membership)
+        request.api_actor = actor
+        return actor

@@ -1,0 +1,47 @@
+"""API conventions shared by every router: the one error shape and helpers for the edge.
+
+Every operation declares ``responses={200: XOut, **ERRORS}`` so the OpenAPI schema lists each error it can give.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Schema
+
+from .actor import Actor
+from .errors import NotFound, PermissionDenied
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    fields: dict[str, list[str]] = {}
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429)
+ERRORS: dict[int, Any] = {status: ErrorOut for status in ERROR_STATUSES}
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    actor = getattr(request, "api_actor", None) or getattr(request, "auth", None)
+    if not isinstance(actor, Actor):
+        raise PermissionDenied("not authenticated", code="not_authenticated")
+    return actor
+
+
+def require(request: HttpRequest, operation: str) -> Actor:
+    """The edge's permission check: the named operation must be granted, else 403 and nothing happens."""
+    actor = actor_of(request)
+    if not actor.can(operation):
+        raise PermissionDenied(f"missing permission {operation}", code="permission_denied")
+    return actor
+
+
+def get_visible_or_404(queryset, actor: Actor, **lookup):
+    """One record the actor may see; another organisation's or an out-of-scope record is simply not found."""
+    obj = queryset.visible_to(actor).filter(**lookup).first()
+    if obj is None:
+        raise NotFound("not found")
+    return obj
