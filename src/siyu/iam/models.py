@@ -118,6 +118,11 @@ class Membership(TenantModel):
     roles = models.ManyToManyField(Role, blank=True, related_name="memberships")
     title = models.CharField(max_length=120, blank=True)
     is_active = models.BooleanField(default=True)
+    # Personal data at rest: kernel.crypto envelope plus HMAC blind index for exact lookup by phone.
+    mobile = models.TextField(blank=True, default="")
+    mobile_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # Custom field values, validated against platform field definitions on every write.
+    custom = models.JSONField(default=dict, blank=True)
 
     scope_key = "iam.user"
     scope_owner_field = "user"
