@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "siyu.iam",
     "siyu.audit",
     "siyu.platform",
+    "siyu.cdp",
     "siyu.console",
 ]
 
