@@ -1,0 +1,90 @@
+"""Normalising and protecting identifiers before they are stored or looked up.
+
+Every identifier goes through :func:`normalise` (so "138 0013 8000", "+86-138-0013-8000" and "008613800138000" are one
+phone) and is stored as an encrypted envelope plus a blind index bound to its type.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from siyu.kernel import crypto
+from siyu.kernel.errors import ValidationFailed
+
+from .models import IdentityType
+
+# Types whose value is only meaningful within a namespace (WeCom corp id, WeChat app id).
+NAMESPACED = {IdentityType.WECOM_EXTERNAL_USERID, IdentityType.OPENID}
+MASK_KIND = {IdentityType.PHONE: "phone", IdentityType.EMAIL: "email"}
+MAX_LEN = 200
+
+
+@dataclass(frozen=True)
+class Identifier:
+    type: str
+    value: str  # normalised
+    namespace: str = ""
+
+    @property
+    def index(self) -> str:
+        return crypto.blind_index(f"{self.namespace}\x00{self.value}", context=f"cdp.identity.{self.type}")
+
+    def encrypted(self) -> str:
+        return crypto.encrypt(self.value, context=f"cdp.identity.{self.type}")
+
+    def masked(self) -> str:
+        return crypto.mask(self.value, MASK_KIND.get(self.type, "text"))
+
+
+def normalise_phone(raw: str, region: str = "CN") -> str:
+    text = unicodedata.normalize("NFKC", str(raw)).strip()  # full-width digits and symbols to ASCII
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    digits = "".join(c for c in text if c.isdigit())
+    if not text.startswith("+") and len(digits) == 13 and digits.startswith("86"):
+        text = "+" + digits  # 86 prefix without a plus
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    value = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise ValueError("not an e-mail address") from exc
+    return value
+
+
+def normalise(type_: str, raw: object, namespace: str = "") -> Identifier:
+    """Raise ``ValidationFailed`` (field = the type) when the value cannot be an identifier of that type."""
+    try:
+        kind = IdentityType(type_)
+    except ValueError as exc:
+        raise ValidationFailed("unknown identity type", fields={"type": [f"unknown identity type {type_!r}"]}) from exc
+    if raw is None or not str(raw).strip():
+        raise ValidationFailed("empty identifier", fields={kind.value: ["must not be empty"]})
+    try:
+        if kind == IdentityType.PHONE:
+            value = normalise_phone(str(raw))
+        elif kind == IdentityType.EMAIL:
+            value = normalise_email(str(raw))
+        else:
+            value = unicodedata.normalize("NFKC", str(raw)).strip()
+            if len(value) > MAX_LEN or any(unicodedata.category(c).startswith("C") for c in value):
+                raise ValueError(f"at most {MAX_LEN} printable characters")
+    except ValueError as exc:
+        raise ValidationFailed("invalid identifier", fields={kind.value: [str(exc)]}) from exc
+    if kind in NAMESPACED and not namespace:
+        raise ValidationFailed("namespace required", fields={kind.value: ["needs its corp or app id as namespace"]})
+    return Identifier(kind.value, value, namespace if kind in NAMESPACED else "")
