@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         argv[0] = ALIASES[argv[0]]
     elif argv and argv[0] == "django-check":
         argv[0] = "check"
+    elif argv and "-" in argv[0] and not argv[0].startswith("-"):
+        argv[0] = argv[0].replace("-", "_")  # `siyu bench-data` is the management command bench_data
     execute_from_command_line(["siyu", *argv])
     return 0
 
