@@ -1,0 +1,46 @@
+"""Kernel huey tasks: the claimers of the outbox and of scheduled actions, and the tick that polls them.
+
+Huey checks periodic tasks once a minute, too coarse for event latency; so the periodic ``kernel.durable.tick``
+schedules both claimers every ``SIYU_DURABLE_POLL_SECONDS`` across the coming minute, and
+:func:`kernel.events.emit` / :func:`kernel.scheduled.schedule` nudge a claimer right after their transaction
+commits. Every run is idempotent and cheap when there is nothing to do, so duplicate ticks (several consumers
+on one Redis, a consumer restarted mid-minute) only cost an empty query.
+
+Importing this module (djhuey's consumer autodiscovers ``tasks`` modules) also imports every app's
+``handlers`` module and ``SIYU_EXTRA_TASK_MODULES``, so the worker knows every subscription and action.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from . import events, outbox, scheduled
+
+
+@db_task(name="kernel.outbox.dispatch")
+def dispatch_outbox() -> int:
+    return outbox.dispatch_pending()
+
+
+@db_task(name="kernel.scheduled.run_due")
+def run_due_actions() -> int:
+    return scheduled.run_due()
+
+
+BY_NAME = {"kernel.outbox.dispatch": dispatch_outbox, "kernel.scheduled.run_due": run_due_actions}
+
+
+@db_periodic_task(crontab(), name="kernel.durable.tick")
+def tick() -> None:
+    poll = max(1, int(settings.SIYU_DURABLE_POLL_SECONDS))
+    for offset in range(0, 60, poll):
+        for task in BY_NAME.values():
+            if offset:
+                task.schedule(delay=offset)
+            else:
+                task()
+
+
+events.discover()
