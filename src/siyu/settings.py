@@ -162,15 +162,15 @@ else:
         "immediate": _env_bool("SIYU_HUEY_IMMEDIATE", False),
         "consumer": {"workers": int(os.environ.get("SIYU_WORKERS", "2")), "worker_type": "thread"},
     }
-
-# --- auth, sessions, security ---------------------------------------------------------------------------
-AUTH_USER_MODEL = "iam.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 # Durable work (kernel/README.md): a claim's lease (a killed worker's rows are retried after it), how often the
 # claimers poll (a divisor of 60), and extra modules the worker imports for handlers/actions (plugins, tests).
 SIYU_DURABLE_LEASE_SECONDS = int(os.environ.get("SIYU_DURABLE_LEASE_SECONDS", "300"))
 SIYU_DURABLE_POLL_SECONDS = int(os.environ.get("SIYU_DURABLE_POLL_SECONDS", "5"))
 SIYU_EXTRA_TASK_MODULES = [m.strip() for m in os.environ.get("SIYU_EXTRA_TASK_MODULES", "").split(",") if m.strip()]
+
+# --- auth, sessions, security ---------------------------------------------------------------------------
+AUTH_USER_MODEL = "iam.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = ["siyu.iam.passwords.Argon2idHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
