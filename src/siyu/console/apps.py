@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     name = "siyu.console"
     label = "console"
+    verbose_name = "Console"
+
+    def ready(self) -> None:
+        from . import navigation
+
+        navigation.autodiscover()

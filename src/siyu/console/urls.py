@@ -1,9 +1,14 @@
-from django.http import HttpResponse
-from django.urls import path
+"""Console URLs: the shell's own pages, then each context's pages under their prefixes."""
 
+from django.urls import include, path
 
-def home(request):
-    return HttpResponse("Siyu")
+from . import pages
 
-
-urlpatterns = [path("", home, name="home")]
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("dashboard/members-by-department.json", pages.members_by_department, name="console_members_by_department"),
+    path("planned/<str:key>/", pages.planned, name="console_planned"),
+    path("audit/", include("siyu.audit.urls")),
+    path("settings/fields/", include("siyu.platform.urls")),
+    path("", include("siyu.iam.urls")),
+]
