@@ -7,7 +7,7 @@ export SIYU_VAR_DIR ?= $(CURDIR)/var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run worker test lint fmt bench migrations-check pytest pytest-sqlite pytest-postgres clean
+.PHONY: setup locales run worker test lint fmt bench migrations-check pytest pytest-sqlite pytest-postgres clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,17 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(BIN)/.installed node_modules/.installed
+# Every context's zh-hans catalogue (src/siyu/*/locale, nested channel packages too) compiled to .mo (not committed).
+locales: $(BIN)/.installed
+	@for d in $$(find src/siyu -type d -name locale); do \
+	  if ls $$d/*/LC_MESSAGES/django.po >/dev/null 2>&1; then $(BIN)/pybabel -q compile -d $$d -D django || exit 1; fi; \
+	done
+
+setup: $(BIN)/.installed node_modules/.installed locales
 
 run: setup
 	$(SIYU) migrate --verbosity 0
-	$(SIYU) demo
+	$(SIYU) demo --url http://$(HOST):$(PORT)/
 	@echo "Siyu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	$(SIYU) run --host $(HOST) --port $(PORT)
 
