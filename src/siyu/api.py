@@ -7,10 +7,20 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from siyu.iam.auth import ApiKeyAuth, SessionActorAuth
+from siyu.iam.auth import ApiKeyAuth, SessionActorAuth, actor_for_api_key
+from siyu.iam.middleware import current_membership
+from siyu.iam.models import ApiKey
+from siyu.kernel import idempotency
 from siyu.kernel.errors import DomainError, RateLimited
+from siyu.kernel.middleware import ApiCredential
 
-api = NinjaAPI(
+
+class SiyuAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        return idempotency.document(super().get_openapi_schema(**kwargs))
+
+
+api = SiyuAPI(
     title="Siyu API",
     version="1",
     urls_namespace="api-v1",
@@ -49,7 +59,23 @@ def _auth_error(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):  # ninja's malformed JSON
+        return _error(request, 422, "validation_failed", "the body is not valid JSON", {"body": ["not valid JSON"]})
     return _error(request, exc.status_code, "http_error", str(exc))
+
+
+def credential_of(request: HttpRequest) -> ApiCredential | None:
+    """Who calls, for kernel.middleware's rate limits and Idempotency-Key (the same order ninja's auth tries)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        actor = actor_for_api_key(token.strip())
+        if actor is not None:
+            rate = ApiKey.objects.in_org(actor).filter(pk=actor.api_key_id).values_list("rate_per_minute", flat=True)
+            return ApiCredential(owner=f"apikey:{actor.api_key_id}", rate_per_minute=rate.first())
+    membership = current_membership(request)
+    if membership is None:
+        return None
+    return ApiCredential(owner=f"user:{membership.user_id}:org:{membership.org_id}", session=True)
 
 
 def _mount() -> None:

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "siyu.console.middleware.SecurityHeadersMiddleware",
+    "siyu.kernel.middleware.ApiErrorShapeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "siyu.iam.middleware.SessionPolicyMiddleware",
     "siyu.iam.middleware.ActorMiddleware",
+    "siyu.kernel.middleware.ApiRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -153,6 +155,8 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "siyu_cache",
+            # rate-limit counters live here (one per credential and minute): culling them would under-count
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
     HUEY = {
@@ -221,7 +225,10 @@ WHITENOISE_USE_FINDERS = True
 
 # --- API ------------------------------------------------------------------------------------------------
 SIYU_API_RATE_PER_MINUTE = int(os.environ.get("SIYU_API_RATE_PER_MINUTE", "600"))
-SIYU_IDEMPOTENCY_TTL_HOURS = 24
+SIYU_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("SIYU_IDEMPOTENCY_TTL_HOURS", "24"))  # never below 24
+SIYU_API_MAX_BODY_BYTES = int(os.environ.get("SIYU_API_MAX_BODY_BYTES", str(1024 * 1024)))
+# kernel.middleware finds the caller (for rate limits and Idempotency-Key) through this composition-root hook.
+SIYU_API_CREDENTIAL_RESOLVER = "siyu.api.credential_of"
 SIYU_AUDIT_MIN_RETENTION_DAYS = 180
 
 LOGGING = {
