@@ -49,8 +49,10 @@ def _weighted(rng: random.Random, pairs):
     return lambda: rng.choices(names, weights)[0]
 
 
-def mobile(rng: random.Random) -> str:
-    return "+86" + rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+def mobile(rng: random.Random, n: int) -> str:
+    """A valid mobile number unique for each n < 10^8: the last 8 digits are a bijection of n (an odd
+    multiplier modulo 10^8 that is coprime to it), so random prefixes never make two profiles collide."""
+    return "+86" + rng.choice(MOBILE_PREFIXES) + f"{(n * 48_271 + 12_345_679) % 10**8:08d}"
 
 
 def generate(*, actor: Actor, profiles: int, events: int, seed: int = 42, owners: list[tuple[int, int | None]] | None = None,
@@ -130,7 +132,7 @@ def _identity_rows(rng, org, first, lo, hi, now) -> Iterator[tuple]:
         pid = first + n
         ids = []
         if rng.random() < 0.9:
-            ids.append(Identifier("phone", mobile(rng)))
+            ids.append(Identifier("phone", mobile(rng, pid)))
         if rng.random() < 0.6:
             ids.append(Identifier("wecom_external_userid", f"wmDemo{pid:012d}", CORP_ID))
         if rng.random() < 0.5:
