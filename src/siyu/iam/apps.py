@@ -7,4 +7,10 @@ class IamConfig(AppConfig):
     verbose_name = "Identity and access"
 
     def ready(self) -> None:
+        from siyu.kernel import encrypted
+
         from . import permissions  # noqa: F401  (declares iam's operations)
+        from .models import Membership
+
+        # Encrypted columns are registered so that `siyu keys rotate` finds them (kernel/encrypted.py).
+        encrypted.register(Membership, field="mobile", index_field="mobile_index", context="iam.membership.mobile", kind="phone")
