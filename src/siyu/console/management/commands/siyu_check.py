@@ -55,7 +55,7 @@ def siyu_findings() -> list[Finding]:
         out.append(Finding(UNSAFE, "siyu.field_keys",
                            _("SIYU_FIELD_KEYS (the keys encrypting personal data) were generated into var/ instead of given."),
                            _("Set SIYU_FIELD_KEYS from your secret store and keep a backup of it.")))
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if not getattr(settings, "IS_POSTGRES", False):
         out.append(Finding(UNSAFE, "siyu.sqlite", _("The database is SQLite, not PostgreSQL."),
                            _("Set DATABASE_URL to a PostgreSQL 15+ database.")))
     if not getattr(settings, "REDIS_URL", ""):
