@@ -10,6 +10,7 @@ import os
 import pytest
 from django.test import Client
 
+from siyu.audit.testing import audit_log_flushable  # noqa: F401  (append-only audit log vs. the test flush)
 from siyu.iam import services as iam
 from siyu.iam.models import Role
 from siyu.iam.selectors import actor_for_membership

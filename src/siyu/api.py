@@ -7,11 +7,12 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from siyu.audit.services import record_denied
 from siyu.iam.auth import ApiKeyAuth, SessionActorAuth, actor_for_api_key
 from siyu.iam.middleware import current_membership
 from siyu.iam.models import ApiKey
 from siyu.kernel import idempotency
-from siyu.kernel.errors import DomainError, RateLimited
+from siyu.kernel.errors import DomainError, NotFound, PermissionDenied, RateLimited
 from siyu.kernel.middleware import ApiCredential
 
 
@@ -39,6 +40,9 @@ def _error(request: HttpRequest, status: int, code: str, message: str, fields=No
 
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
+    if isinstance(exc, PermissionDenied | NotFound):  # every denied access is audited (404 = out of scope)
+        record_denied(getattr(request, "api_actor", None), status=exc.status, code=exc.code,
+                      method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     return _error(request, exc.status, exc.code, exc.message, exc.fields, headers)
 
