@@ -23,6 +23,11 @@ and neither field set we refuse to guess (a new key sorting first would silently
 first ``siyu keys rotate`` in embedded mode pins the derived value as ``index_key``, so retiring ``k1`` later
 leaves lookups intact.
 
+**Rotation.** Embedded mode: ``siyu keys rotate`` adds a key, makes it active and re-encrypts every registered
+column and JSON envelope under it in batches (resumable: a re-run finishes a killed run before making another
+key); ``siyu keys status`` counts values per key; ``--retire OLD`` refuses while any value is under ``OLD``.
+Environment mode: add the new key everywhere, restart, mark it active, restart, then ``siyu keys rotate``.
+
 **Masking.** ``mask(value, kind)``: phone ``138****5678``, email ``a***@example.com``, text ``张*``. Values are
 shown masked unless the actor holds ``<object_key>.unmask``; see ``kernel/encrypted.py`` for the column
 registry, ``set_encrypted``/``lookup_value``/``display``/``reveal_for`` and rotation, and
