@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "siyu.platform",
     "siyu.cdp",
     "siyu.console",
+    "siyu.wiring.WiringConfig",  # composition root: wires contexts that may not import each other
 ]
 
 MIDDLEWARE = [
@@ -164,7 +165,9 @@ else:
         "name": "siyu",
         "filename": os.environ.get("SIYU_HUEY_FILE", str(VAR_DIR / "huey.sqlite3")),
         "immediate": _env_bool("SIYU_HUEY_IMMEDIATE", False),
-        "consumer": {"workers": int(os.environ.get("SIYU_WORKERS", "2")), "worker_type": "thread"},
+        # SqliteHuey is polled (Redis blocks on BRPOP): cap the idle back-off at 1 s (huey's default is 10 s),
+        # so an on-commit nudge reaches an idle worker within a second.
+        "consumer": {"workers": int(os.environ.get("SIYU_WORKERS", "2")), "worker_type": "thread", "max_delay": 1.0},
     }
 # Durable work (kernel/README.md): a claim's lease (a killed worker's rows are retried after it), how often the
 # claimers poll (a divisor of 60), and extra modules the worker imports for handlers/actions (plugins, tests).
