@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
-from siyu.kernel.actor import DataScope, FieldAccess
-from siyu.kernel.tenancy import TenantModel
+from siyu.kernel.actor import Actor, DataScope, FieldAccess
+from siyu.kernel.tenancy import TenantModel, TenantQuerySet
 
 
 class Organization(models.Model):
@@ -39,6 +39,8 @@ class User(AbstractBaseUser):
     # Encrypted TOTP secret (kernel.crypto envelope); empty when the second factor is off.
     totp_secret = models.TextField(blank=True, default="")
     totp_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Last TOTP time step accepted, so a code cannot be replayed within its validity window.
+    totp_last_step = models.BigIntegerField(null=True, blank=True)
     date_joined = models.DateTimeField(auto_now_add=True)
 
     USERNAME_FIELD = "email"
@@ -55,6 +57,20 @@ class User(AbstractBaseUser):
         return bool(self.totp_secret and self.totp_confirmed_at)
 
 
+class DepartmentQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Actor) -> DepartmentQuerySet:
+        """Departments are scoped by themselves: "own" and "department" mean the actor's department(s),
+        "department and below" its subtree, "organisation" all of them."""
+        scope = actor.scope_for(self.model.scope_key)
+        qs = self.in_org(actor)
+        if scope is None:
+            return qs.none()
+        if scope == DataScope.ORGANIZATION:
+            return qs
+        ids = actor.department_tree_ids if scope == DataScope.DEPARTMENT_TREE else actor.department_ids
+        return qs.filter(pk__in=sorted(ids))
+
+
 class Department(TenantModel):
     name = models.CharField(max_length=120)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
@@ -63,6 +79,8 @@ class Department(TenantModel):
     manager = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     scope_key = "iam.department"
+
+    objects = models.Manager.from_queryset(DepartmentQuerySet)()
 
     class Meta:
         indexes = [models.Index(fields=["org", "path"], name="iam_dept_org_path")]
@@ -152,6 +170,11 @@ class UserSession(models.Model):
     """Server-side record of a console session so logout, disable and timeouts end it for real."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    # The organisation membership the session is acting in (switching organisation moves it), so disabling a
+    # member ends exactly the sessions that act in that organisation.
+    membership = models.ForeignKey(
+        "Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
     session_key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import Q
 
 from siyu.kernel.actor import SCOPE_WIDTH, Actor, DataScope, FieldAccess
+from siyu.kernel.permissions import Operation, all_operations
 
-from .models import Department, Membership, Organization, Role
+from .models import ApiKey, Department, Membership, Organization, Role
+from .personal import mobile_index, normalize_mobile
 
 
 def memberships_of(user) -> list[Membership]:
@@ -87,3 +89,82 @@ def organization_by_slug_or_id(value: str) -> Organization | None:
     if value.isdigit():
         return qs.filter(pk=int(value)).first()
     return qs.filter(slug=value).first()
+
+
+# --- listings for the API and the console (already scoped; the edge checks the read permission) ------------
+
+
+def members_for(
+    actor: Actor, *, q: str | None = None, department_id: int | None = None, is_active: bool | None = None,
+    role_id: int | None = None, mobile: str | None = None,
+):
+    """Memberships the actor may see (organisation and data scope), with simple filters."""
+    qs = Membership.objects.visible_to(actor).select_related("user").prefetch_related("roles")
+    if q:
+        qs = qs.filter(Q(user__email__icontains=q) | Q(user__name__icontains=q) | Q(title__icontains=q))
+    if department_id is not None:
+        qs = qs.filter(department_id=department_id)
+    if is_active is not None:
+        qs = qs.filter(is_active=is_active)
+    if role_id is not None:
+        qs = qs.filter(roles__pk=role_id)
+    if mobile:
+        qs = qs.filter(mobile_index=mobile_index(normalize_mobile(mobile)))
+    return qs
+
+
+def departments_for(actor: Actor, *, parent_id: int | None = None, q: str | None = None):
+    qs = Department.objects.visible_to(actor)
+    if parent_id is not None:
+        qs = qs.filter(parent_id=parent_id)
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return qs
+
+
+def department_tree(actor: Actor) -> list[tuple[Department, int]]:
+    """Visible departments in tree order (parents before children, siblings by name) with their depth."""
+    depts = list(Department.objects.visible_to(actor).select_related("manager"))
+    children: dict[int | None, list[Department]] = {}
+    ids = {d.pk for d in depts}
+    for d in depts:
+        # A department whose parent is out of scope is shown as a root of what the actor sees.
+        children.setdefault(d.parent_id if d.parent_id in ids else None, []).append(d)
+    out: list[tuple[Department, int]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for d in sorted(children.get(parent, []), key=lambda x: (x.name, x.pk)):
+            out.append((d, depth))
+            walk(d.pk, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def roles_for(actor: Actor, *, q: str | None = None):
+    qs = Role.objects.in_org(actor).prefetch_related("scopes", "field_rules")
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return qs
+
+
+def api_keys_for(actor: Actor, *, active: bool | None = None):
+    qs = ApiKey.objects.in_org(actor)
+    if active is True:
+        qs = qs.filter(revoked_at__isnull=True)
+    elif active is False:
+        qs = qs.filter(revoked_at__isnull=False)
+    return qs
+
+
+def permission_groups() -> list[tuple[str, list[Operation]]]:
+    """Declared operations grouped by context (the first part of the name), for the permission matrix."""
+    groups: dict[str, list[Operation]] = {}
+    for op in all_operations():
+        groups.setdefault(op.name.split(".", 1)[0], []).append(op)
+    return sorted(groups.items())
+
+
+def object_keys() -> list[str]:
+    """Objects that roles can scope: every object some declared operation acts on."""
+    return sorted({op.object_key for op in all_operations()})
