@@ -8,7 +8,7 @@ lists filter with ``filter[field][op]=value`` query parameters (or ``filters`` a
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
 from siyu.kernel.api import ERRORS, require
@@ -60,7 +60,7 @@ def list_objects(request: HttpRequest):
 @router.post("/objects", response={201: ObjectOut, **ERRORS}, summary="Create a custom object")
 def create_object(request: HttpRequest, payload: ObjectCreate):
     actor = require(request, "platform.object.manage")
-    return 201, _object(services.create_object(actor=actor, key=payload.key, label=payload.label))
+    return Status(201, _object(services.create_object(actor=actor, key=payload.key, label=payload.label)))
 
 
 @router.get("/objects/{key}/fields", response={200: list[FieldOut], **ERRORS}, summary="List an object's custom fields")
@@ -73,7 +73,7 @@ def list_fields(request: HttpRequest, key: str = KEY, include_archived: bool = F
 def create_field(request: HttpRequest, payload: FieldCreate, key: str = KEY):
     actor = require(request, "platform.field.manage")
     fd = services.create_field(actor=actor, object_key=key, **payload.model_dump())
-    return 201, _field(fd)
+    return Status(201, _field(fd))
 
 
 @router.patch("/objects/{key}/fields/{field_key}", response={200: FieldOut, **ERRORS},
@@ -116,7 +116,7 @@ def list_records(request: HttpRequest, key: str = KEY, params: Query[ListParams]
 def create_record(request: HttpRequest, payload: RecordWrite, key: str = KEY):
     actor = require(request, "platform.record.create")
     record = services.create_record(actor=actor, object_key=key, data=payload.data)
-    return 201, _record(actor, selectors.custom_object_meta(actor, key), record)
+    return Status(201, _record(actor, selectors.custom_object_meta(actor, key), record))
 
 
 @router.get("/objects/{key}/records/{record_id}", response={200: RecordOut, **ERRORS}, summary="Get a record")
@@ -141,4 +141,4 @@ def update_record(request: HttpRequest, payload: RecordWrite, record_id: int, ke
 def delete_record(request: HttpRequest, record_id: int, key: str = KEY):
     actor = require(request, "platform.record.delete")
     services.delete_record(actor=actor, object_key=key, record_id=record_id)
-    return 204, None
+    return Status(204, None)
