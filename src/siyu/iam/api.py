@@ -5,7 +5,7 @@ schema; lists are keyset-paginated (``cursor``, ``limit``)."""
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from siyu.kernel.api import ERRORS, get_visible_or_404, require
 from siyu.kernel.pagination import paginate
@@ -65,7 +65,7 @@ def create_user(request: HttpRequest, payload: UserCreate):
         actor=actor, email=payload.email, password=payload.password, name=payload.name, title=payload.title,
         department=payload.department_id, roles=payload.role_ids, mobile=payload.mobile,
     )
-    return 201, presenters.user_data(actor, _member(actor, m.pk))
+    return Status(201, presenters.user_data(actor, _member(actor, m.pk)))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERRORS}, exclude_unset=True, summary="Get a user")
@@ -114,7 +114,7 @@ def list_departments(request: HttpRequest, cursor: str | None = None, limit: int
 def create_department(request: HttpRequest, payload: DepartmentCreate):
     actor = require(request, "iam.department.manage")
     d = services.add_department(actor=actor, name=payload.name, parent=payload.parent_id, manager=payload.manager_id)
-    return 201, presenters.department_data(actor, d)
+    return Status(201, presenters.department_data(actor, d))
 
 
 @router.get("/departments/{department_id}", response={200: DepartmentOut, **ERRORS}, exclude_unset=True,
@@ -136,7 +136,7 @@ def update_department(request: HttpRequest, department_id: int, payload: Departm
 def delete_department(request: HttpRequest, department_id: int):
     actor = require(request, "iam.department.manage")
     services.delete_department(actor=actor, department_id=department_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- roles --------------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def list_roles(request: HttpRequest, cursor: str | None = None, limit: int = 50,
 def create_role(request: HttpRequest, payload: RoleCreate):
     actor = require(request, "iam.role.manage")
     role = services.create_role(actor=actor, data=payload.model_dump())
-    return 201, presenters.role_data(actor, _role(actor, role.pk))
+    return Status(201, presenters.role_data(actor, _role(actor, role.pk)))
 
 
 @router.get("/roles/{role_id}", response={200: RoleOut, **ERRORS}, exclude_unset=True, summary="Get a role")
@@ -177,7 +177,7 @@ def update_role(request: HttpRequest, role_id: int, payload: RoleUpdate):
 def delete_role(request: HttpRequest, role_id: int):
     actor = require(request, "iam.role.manage")
     services.delete_role(actor=actor, role_id=role_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- API keys -----------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def create_api_key(request: HttpRequest, payload: ApiKeyCreate):
     actor = require(request, "iam.apikey.manage")
     key, raw = services.issue_api_key(actor=actor, name=payload.name, scopes=payload.scopes,
                                       expires_at=payload.expires_at)
-    return 201, {**presenters.api_key_data(actor, key), "key": raw}
+    return Status(201, {**presenters.api_key_data(actor, key), "key": raw})
 
 
 @router.get("/api-keys/{key_id}", response={200: ApiKeyOut, **ERRORS}, exclude_unset=True, summary="Get an API key")
