@@ -1,14 +1,18 @@
+from django.utils.translation import gettext_noop as _
+
 from siyu.kernel.permissions import declare
 
+# Labels are English source strings, marked so that iam's catalogue translates them where they are shown.
+
 declare(
-    ("iam.user.read", "View users"),
-    ("iam.user.create", "Invite users"),
-    ("iam.user.update", "Edit users"),
-    ("iam.user.disable", "Disable users"),
-    ("iam.department.read", "View departments"),
-    ("iam.department.manage", "Manage departments"),
-    ("iam.role.read", "View roles"),
-    ("iam.role.manage", "Manage roles, data scopes and field security"),
-    ("iam.apikey.manage", "Manage API keys"),
-    ("iam.organization.manage", "Manage organisation settings"),
+    ("iam.user.read", _("View users")),
+    ("iam.user.create", _("Invite users")),
+    ("iam.user.update", _("Edit users")),
+    ("iam.user.disable", _("Disable users")),
+    ("iam.department.read", _("View departments")),
+    ("iam.department.manage", _("Manage departments")),
+    ("iam.role.read", _("View roles")),
+    ("iam.role.manage", _("Manage roles, data scopes and field security")),
+    ("iam.apikey.manage", _("Manage API keys")),
+    ("iam.organization.manage", _("Manage organisation settings")),
 )
