@@ -26,6 +26,11 @@ def compile_console_catalogue() -> None:
         catalog = read_po(f, locale="zh_Hans")
     with mo.open("wb") as f:
         write_mo(f, catalog)
+    # Catalogues Django already loaded in this process would otherwise keep the stale text.
+    from django.utils.translation import trans_real
+
+    trans_real._translations.clear()
+    trans_real._default = None
 
 
 compile_console_catalogue()  # before Django loads any translation

@@ -91,6 +91,9 @@ NAV = [
      "summary": _("Outbound webhooks, inbound webhooks and ERP connectors that end data silos."),
      "planned": [_("Signed outbound webhooks with retries"), _("ERP order and customer sync")]},
     # --- settings (pages of iam, platform and audit) --------------------------------------------------------
+    {"key": "settings.organization", "section": "settings", "label": _("Organisation"),
+     "url_name": "iam_organization", "permission": "iam.organization.manage", "icon": "building", "order": 5,
+     "summary": _("The organisation's name and whether administrators must use a second factor.")},
     {"key": "settings.users", "section": "settings", "label": _("Users"), "url_name": "iam_users",
      "permission": "iam.user.read", "icon": "people", "order": 10,
      "summary": _("Invite people, place them in departments, give them roles, disable them.")},
@@ -107,7 +110,7 @@ NAV = [
      "url_name": "iam_field_security", "permission": "iam.role.read", "icon": "eye-slash", "order": 50,
      "summary": _("Per role and field: hidden or read-only.")},
     {"key": "settings.fields", "section": "settings", "label": _("Custom fields"), "url_name": "platform_fields",
-     "permission": "platform.field.read", "icon": "input-cursor-text", "order": 60,
+     "permission": "platform.field.manage", "icon": "input-cursor-text", "order": 60,
      "summary": _("Add fields to standard objects without migrations; values are validated on every write.")},
     {"key": "settings.api_keys", "section": "settings", "label": _("API keys"), "url_name": "iam_api_keys",
      "permission": "iam.apikey.manage", "icon": "key", "order": 70,

@@ -15,9 +15,14 @@
         if (!items.length) {
           element.classList.add("d-flex", "align-items-center", "justify-content-center", "text-body-secondary");
           element.textContent = element.getAttribute("data-empty-text") || "";
+          element.setAttribute("data-chart-ready", "1");
           return;
         }
+        var previous = window.echarts.getInstanceByDom(element);
+        if (previous) previous.dispose();
         var chart = window.echarts.init(element, null, { renderer: "canvas" });
+        // Marks the chart as drawn (animation over) for people's tools and the browser tests alike.
+        chart.on("finished", function () { element.setAttribute("data-chart-ready", "1"); });
         chart.setOption({
           grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
           tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
@@ -32,6 +37,7 @@
       .catch(function (error) {
         element.textContent = String(error);
         element.classList.add("text-danger");
+        element.setAttribute("data-chart-ready", "error");
       });
   }
 
