@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import navigation, selectors
 from .context import current_actor
@@ -29,13 +29,13 @@ def member_page(view):
     return wrapper
 
 
-@require_GET
+@require_safe
 @member_page
 def home(request, actor):
     return render(request, "console/home.html", {"can_see_members": actor.can("iam.user.read")})
 
 
-@require_GET
+@require_safe
 @member_page
 def members_by_department(request, actor):
     if not actor.can("iam.user.read"):
@@ -44,7 +44,7 @@ def members_by_department(request, actor):
     return JsonResponse({"title": _("Members per department"), "items": rows})
 
 
-@require_GET
+@require_safe
 @member_page
 def planned(request, actor, key: str):
     entry = navigation.entry(key)
