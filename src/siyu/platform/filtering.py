@@ -30,6 +30,7 @@ MAX_FILTERS = 20
 MAX_SORT_KEYS = 3
 COLUMN_LOOKUPS = {"eq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte", "in": "in",
                   "contains": "icontains"}
+TEXT_COLUMNS = {"text", "long_text", "url", "single_select"}
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ def _resolve(actor: Actor, meta: ObjectMeta, key: str) -> tuple[FieldSpec, Field
 def _column_condition(sf: StandardField, ft: FieldType, op: str, value: Any) -> Q:
     path = sf.index_lookup if ft.mask_kind else sf.path
     if op == "is_empty":
-        empty = Q(**{f"{path}__isnull": True}) | Q(**{path: ""}) if ft.key in {"text", "long_text"} else Q(
-            **{f"{path}__isnull": True})
+        empty = Q(**{f"{path}__isnull": True})
+        if ft.key in TEXT_COLUMNS or ft.mask_kind:  # text columns store "no value" as ""
+            empty |= Q(**{path: ""})
         return empty if value else ~empty
     if op == "ne":
         return ~Q(**{path: _python(ft, value)}) | Q(**{f"{path}__isnull": True})
