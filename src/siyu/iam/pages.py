@@ -94,6 +94,19 @@ def _grants_from(request, field: str = "permissions", extra: str = "") -> list[s
     return sorted(grants)
 
 
+def _run_and_flash(request, call, success: str) -> bool:
+    """Run a service for a POST-and-redirect action; its refusal becomes an error message (a 404 stays a 404)."""
+    try:
+        call()
+    except NotFound:
+        raise
+    except DomainError as exc:
+        messages.error(request, "; ".join(m for ms in exc.fields.values() for m in ms) or exc.message)
+        return False
+    messages.success(request, success)
+    return True
+
+
 def _matrix(selected: list[str]) -> dict:
     """The permission matrix: declared operations by context, with what is ticked and what is left over."""
     groups = selectors.permission_groups()
@@ -328,14 +341,8 @@ def user_edit(request, actor, pk: int):
 @require_POST
 @console_page("iam.user.disable")
 def user_set_active(request, actor, pk: int, active: bool):
-    try:
-        services.set_member_active(actor=actor, membership_id=pk, active=active)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The user is enabled.") if active else _("The user is disabled and signed out."))
+    _run_and_flash(request, lambda: services.set_member_active(actor=actor, membership_id=pk, active=active),
+                   _("The user is enabled.") if active else _("The user is disabled and signed out."))
     return redirect("iam_user_detail", pk=pk)
 
 
@@ -414,14 +421,8 @@ def department_move(request, actor, pk: int):
     if not form.is_valid():
         messages.error(request, _("Choose a department to move under."))
     else:
-        try:
-            services.move_department(actor=actor, department_id=pk, new_parent=form.cleaned_data["parent_id"])
-        except NotFound:
-            raise
-        except DomainError as exc:
-            messages.error(request, "; ".join(m for ms in exc.fields.values() for m in ms) or exc.message)
-        else:
-            messages.success(request, _("Department moved."))
+        _run_and_flash(request, lambda: services.move_department(
+            actor=actor, department_id=pk, new_parent=form.cleaned_data["parent_id"]), _("Department moved."))
     if request.htmx:
         return _render_departments(request, _department_ctx(actor))
     return redirect("iam_departments")
@@ -430,14 +431,7 @@ def department_move(request, actor, pk: int):
 @require_POST
 @console_page("iam.department.manage")
 def department_delete(request, actor, pk: int):
-    try:
-        services.delete_department(actor=actor, department_id=pk)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        messages.error(request, "; ".join(m for ms in exc.fields.values() for m in ms) or exc.message)
-    else:
-        messages.success(request, _("Department deleted."))
+    _run_and_flash(request, lambda: services.delete_department(actor=actor, department_id=pk), _("Department deleted."))
     if request.htmx:
         return _render_departments(request, _department_ctx(actor))
     return redirect("iam_departments")
@@ -494,15 +488,9 @@ def role_edit(request, actor, pk: int | None = None):
 @require_POST
 @console_page("iam.role.manage")
 def role_delete(request, actor, pk: int):
-    try:
-        services.delete_role(actor=actor, role_id=pk)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        messages.error(request, "; ".join(m for ms in exc.fields.values() for m in ms) or exc.message)
-        return redirect("iam_role_edit", pk=pk)
-    messages.success(request, _("Role deleted."))
-    return redirect("iam_roles")
+    if _run_and_flash(request, lambda: services.delete_role(actor=actor, role_id=pk), _("Role deleted.")):
+        return redirect("iam_roles")
+    return redirect("iam_role_edit", pk=pk)
 
 
 def _chosen_role(request, actor, roles_list):
