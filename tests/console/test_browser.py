@@ -191,6 +191,12 @@ def test_every_console_page_in_both_languages_at_desktop_and_phone_width(live_se
             assert page.url.startswith(demo.base + "/login/"), page.url
             assert page.locator("html").get_attribute("lang") == "zh-hans"
             page.screenshot(path=str(SCREENSHOTS / "zh-hans-1280-login.png"), full_page=True)
+            for code in ("en", "zh-hans"):  # the anonymous language toggle, there and back
+                with page.expect_navigation():
+                    page.click(f"[data-testid=language-{code}]")
+                assert page.locator("html").get_attribute("lang") == code
+                if code == "en":
+                    page.screenshot(path=str(SCREENSHOTS / "en-1280-login.png"), full_page=True)
             page.fill("input[name=email]", demo.email)
             page.fill("input[name=password]", demo.password)
             with page.expect_navigation():

@@ -96,6 +96,13 @@ def test_empty_state_of_a_context_the_actor_may_not_see_is_not_found(org, make_m
     assert c.get("/planned/no.such.page/").status_code == 404
 
 
+def test_unknown_pages_answer_404_inside_the_layout(admin_membership, console_client):
+    r = console_client(admin_membership).get("/no/such/page/")
+    html = r.content.decode()
+    assert r.status_code == 404
+    assert "这里什么也没有" in html and 'id="siyu-nav"' in html
+
+
 def test_an_entry_whose_page_exists_links_there_and_its_empty_state_redirects(
     admin_membership, console_client, monkeypatch
 ):
