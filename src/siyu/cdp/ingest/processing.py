@@ -1,0 +1,387 @@
+"""Processing accepted batches off the request path: resolve profiles, write events, timeline and rollups.
+
+Flow: the huey task ``"cdp.ingest.process"`` (nudged after a request commits, and run by a periodic tick as a
+safety net) calls :func:`process_pending`, which claims unprocessed ``EventBatch`` rows with a lease
+(:func:`kernel.leases.claim`, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and processes each batch in **one
+transaction that also marks it processed**: a worker killed mid-batch leaves nothing behind and the batch is
+claimed again when its lease runs out, so every accepted event is processed exactly once.
+
+Per batch, events are taken in order:
+
+1. identifiers are read from the event (:mod:`.traits`) and looked up for the whole batch in one query;
+2. an event whose identifiers all belong to one known profile takes it (no lock, no write); any other event,
+   and every identify and alias, goes through :func:`cdp.resolution.resolve_profile` (create, link, merge or
+   queue for review, as the rules say); identify traits update the profile's columns and ``traits``;
+3. at the end of the batch the events are written with their profile (COPY on PostgreSQL), named
+   track/page/screen events get a timeline entry, and per-profile rollups are upserted incrementally
+   (``count = count + excluded.count``, first/last by LEAST/GREATEST). Events of a profile merged earlier in the
+   same batch are re-pointed to the survivor first: the merge recomputed both profiles' rollups from stored
+   events, and the batch's deltas are added on top, so the result equals a full recompute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import Q
+
+from siyu.kernel import clock, leases
+from siyu.kernel.actor import Actor
+from siyu.kernel.auditing import diff, record_write
+
+from ..bulkload import copy_rows
+from ..identifiers import Identifier
+from ..models import EventBatch, Profile, ProfileStatus, TimelineEntry
+from ..resolution import find_profiles, resolve_profile
+from .config import DEDUP_DAYS, setting
+from .traits import identifier, identifiers_of, profile_columns, without_identifiers
+
+logger = logging.getLogger(__name__)
+
+PROFILE_SOURCE = "events"
+TIMELINE_TYPES = ("track", "page", "screen")  # named ones only: identify/group/alias would drown the timeline
+TIMELINE_PROPERTIES_MAX = 2000  # bytes of properties copied onto a timeline entry
+CLAIM_BATCHES = 10
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock, serialisation failure
+EVENT_COLUMNS = ["org_id", "profile_id", "source_id", "type", "name", "message_id", "anonymous_id", "user_id",
+                 "properties", "context", "timestamp", "received_at"]
+PROFILE_FIELDS = ["name", "gender", "birthday", "province", "city"]
+
+
+def _key(i: Identifier) -> tuple[str, str, str]:
+    return (i.type, i.namespace, i.index)
+
+
+def event_name(event: dict) -> str:
+    """The name rollups and the timeline use: a track's event, a page's or screen's name, else none."""
+    kind = event["type"]
+    if kind == "track":
+        return event.get("event") or ""
+    if kind in ("page", "screen"):
+        return event.get("name") or ""
+    return ""
+
+
+@dataclass
+class _Pending:
+    profile_id: int
+    event: dict
+    at: dt.datetime
+
+
+@dataclass
+class _Batch:
+    actor: Actor
+    source_id: int
+    owner: dict[tuple, int] = field(default_factory=dict)  # identifier key -> profile id (as of this batch)
+    redirect: dict[int, int] = field(default_factory=dict)  # merged profile -> survivor
+    pending: list[_Pending] = field(default_factory=list)
+
+    def live(self, pid: int) -> int:
+        seen = set()
+        while pid in self.redirect and pid not in seen:
+            seen.add(pid)
+            pid = self.redirect[pid]
+        return pid
+
+    def known(self, ids: list[Identifier]) -> set[int | None]:
+        return {self.live(self.owner[_key(i)]) if _key(i) in self.owner else None for i in ids}
+
+    def learn(self, ids: list[Identifier], pid: int, merged: list[int]) -> None:
+        for m in merged:
+            self.redirect[m] = pid
+        for i in ids:
+            self.owner.setdefault(_key(i), pid)
+
+
+def _prefetch(state: _Batch, events: list[dict]) -> None:
+    ids: dict[Identifier, None] = {}
+    for event in events:
+        for i in identifiers_of(event):
+            ids[i] = None
+        if event["type"] == "alias":
+            for raw in (event["userId"], event["previousId"]):
+                for type_ in ("user_id", "anonymous_id"):
+                    ident = identifier(type_, raw)
+                    if ident:
+                        ids[ident] = None
+    for ident, profile in find_profiles(state.actor, list(ids)).items():
+        state.owner[_key(ident)] = profile.pk
+
+
+def _resolve(state: _Batch, ids: list[Identifier], at: dt.datetime) -> Profile:
+    result = resolve_profile(actor=state.actor, identifiers=ids, source=PROFILE_SOURCE)
+    if result.created:  # seen from the event's time, not the processing time (the batch's span is added later)
+        Profile.objects.filter(pk=result.profile.pk).update(first_seen_at=at, last_seen_at=at)
+    state.learn(ids, result.profile.pk, result.merged_ids)
+    return result.profile
+
+
+def _alias(state: _Batch, event: dict, at: dt.datetime) -> Profile:
+    """alias(previousId → userId): the previous id, as a user id if one is known, else as an anonymous id,
+    is resolved together with the user id, so an anonymous-only profile folds into the known one and two
+    known customers go to the review queue (the resolution rules; user_id is single-valued)."""
+    user = identifier("user_id", event["userId"])
+    prev_user = identifier("user_id", event["previousId"])
+    prev = prev_user if prev_user and _key(prev_user) in state.owner else identifier("anonymous_id", event["previousId"])
+    return _resolve(state, [i for i in (user, prev) if i], at)
+
+
+def _apply_traits(actor: Actor, profile: Profile, traits: object) -> None:
+    if not isinstance(traits, dict) or not traits:
+        return
+    profile.refresh_from_db()
+    columns, extra = profile_columns(traits)
+    before = {f: getattr(profile, f) for f in PROFILE_FIELDS}
+    before.update({f"traits.{k}": profile.traits.get(k) for k in extra})
+    for name, value in columns.items():
+        setattr(profile, name, value)
+    profile.traits = {**(profile.traits or {}), **extra}
+    after = {f: getattr(profile, f) for f in PROFILE_FIELDS}
+    after.update({f"traits.{k}": v for k, v in extra.items()})
+    changes = diff(before, after, personal={"name": "text", "birthday": "text"})
+    if changes:
+        profile.save(update_fields=[*PROFILE_FIELDS, "traits", "updated_at"])
+        record_write(actor, "update", "cdp.profile", profile.pk, changes, via="identify")
+
+
+def _handle(state: _Batch, event: dict) -> None:
+    kind = event["type"]
+    at = dt.datetime.fromisoformat(event["timestamp"])
+    if kind == "alias":
+        profile = _alias(state, event, at)
+    else:
+        ids = identifiers_of(event)
+        owners = state.known(ids)
+        if kind == "identify" or None in owners or len(owners) != 1:
+            profile = _resolve(state, ids, at)
+            if kind == "identify":
+                _apply_traits(state.actor, profile, without_identifiers(event.get("traits")))
+        else:
+            profile = owners.pop()
+    pid = profile if isinstance(profile, int) else profile.pk
+    state.pending.append(_Pending(pid, event, at))
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _repoint_merged(state: _Batch) -> None:
+    """Lock the batch's profiles (in id order) and follow any merge committed since they were resolved."""
+    ids = sorted({state.live(p.profile_id) for p in state.pending})
+    rows = Profile.objects.filter(pk__in=ids).order_by("pk")
+    if connection.vendor == "postgresql":
+        rows = rows.select_for_update()
+    for pk, status, into in rows.values_list("pk", "status", "merged_into_id"):
+        if status == ProfileStatus.MERGED and into:
+            target = into
+            while True:  # a chain of merges: follow it to the live profile
+                nxt = Profile.objects.filter(pk=target, status=ProfileStatus.MERGED).values_list(
+                    "merged_into_id", flat=True).first()
+                if not nxt:
+                    break
+                target = nxt
+            state.redirect[pk] = target
+    for p in state.pending:
+        p.profile_id = state.live(p.profile_id)
+
+
+def _event_row(state: _Batch, p: _Pending) -> tuple:
+    e = p.event
+    kind = e["type"]
+    context = dict(e.get("context") or {})
+    if isinstance(context.get("traits"), dict):
+        context["traits"] = without_identifiers(context["traits"])
+    if kind == "alias":
+        props = {"previousId": e["previousId"]}
+    elif kind == "group":
+        props = {"groupId": e["groupId"], "traits": without_identifiers(e.get("traits"))}
+    elif kind == "identify":
+        props = {}
+    else:
+        props = e.get("properties") or {}
+    return (state.actor.org_id, p.profile_id, state.source_id, kind, event_name(e), e["messageId"],
+            e.get("anonymousId") or "", e.get("userId") or "", json.dumps(props, ensure_ascii=False),
+            json.dumps(context, ensure_ascii=False), _dt(p.at), _dt(dt.datetime.fromisoformat(e["receivedAt"])))
+
+
+def _flush(state: _Batch) -> None:
+    if not state.pending:
+        return
+    _repoint_merged(state)
+    copy_rows("cdp_event", EVENT_COLUMNS, (_event_row(state, p) for p in state.pending))
+    _timeline(state)
+    _rollups(state)
+    _seen(state)
+
+
+def _timeline(state: _Batch) -> None:
+    entries = []
+    for p in state.pending:
+        name = event_name(p.event)
+        if p.event["type"] not in TIMELINE_TYPES or not name:
+            continue
+        data = {"name": name, "type": p.event["type"]}
+        props = p.event.get("properties") or {}
+        if props and len(json.dumps(props, ensure_ascii=False)) <= TIMELINE_PROPERTIES_MAX:
+            data["properties"] = props
+        entries.append(TimelineEntry(org_id=state.actor.org_id, profile_id=p.profile_id, kind="event", at=p.at,
+                                     ref_type="cdp.event", ref_id=p.event["messageId"][:80], data=data))
+    TimelineEntry.objects.bulk_create(entries)
+
+
+def _functions() -> tuple[str, str]:
+    return ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+
+
+def _rollups(state: _Batch) -> None:
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    totals: dict[tuple[int, str], list] = {}
+    daily: dict[tuple[int, str, dt.date], int] = defaultdict(int)
+    for p in state.pending:
+        name = event_name(p.event)
+        if not name:
+            continue
+        row = totals.setdefault((p.profile_id, name), [0, p.at, p.at])
+        row[0] += 1
+        row[1], row[2] = min(row[1], p.at), max(row[2], p.at)
+        daily[(p.profile_id, name, p.at.astimezone(zone).date())] += 1
+    if not totals:
+        return
+    org = state.actor.org_id
+    lo, hi = _functions()
+    keys = sorted(totals)  # a stable order keeps concurrent upserts from deadlocking
+    params: list = []
+    for pid, name in keys:
+        count, first, last = totals[(pid, name)]
+        params += [org, pid, name, count, _dt(first), _dt(last)]
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO cdp_eventrollup (org_id, profile_id, name, count, first_at, last_at) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(keys))
+            + " ON CONFLICT (profile_id, name) DO UPDATE SET count = cdp_eventrollup.count + excluded.count, "
+            f"first_at = {lo}(cdp_eventrollup.first_at, excluded.first_at), "
+            f"last_at = {hi}(cdp_eventrollup.last_at, excluded.last_at)",
+            params,
+        )
+        dkeys = sorted(daily)
+        dparams: list = []
+        for pid, name, day in dkeys:
+            dparams += [org, pid, name, connection.ops.adapt_datefield_value(day), daily[(pid, name, day)]]
+        cur.execute(
+            "INSERT INTO cdp_eventdailyrollup (org_id, profile_id, name, day, count) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(dkeys))
+            + " ON CONFLICT (profile_id, name, day) DO UPDATE SET count = cdp_eventdailyrollup.count + excluded.count",
+            dparams,
+        )
+
+
+def _seen(state: _Batch) -> None:
+    """first_seen_at / last_seen_at of every profile the batch touched, in one statement."""
+    span: dict[int, list[dt.datetime]] = {}
+    for p in state.pending:
+        row = span.setdefault(p.profile_id, [p.at, p.at])
+        row[0], row[1] = min(row[0], p.at), max(row[1], p.at)
+    lo, hi = _functions()
+    params: list = []
+    for pid in sorted(span):
+        params += [pid, _dt(span[pid][0]), _dt(span[pid][1])]
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s::bigint, %s::timestamptz, %s::timestamptz)"] * len(span))
+    else:
+        values = ", ".join(["(%s, %s, %s)"] * len(span))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"WITH v(id, f, l) AS (VALUES {values}) UPDATE cdp_profile "  # noqa: S608 - placeholders only
+            f"SET first_seen_at = {lo}(COALESCE(first_seen_at, v.f), v.f), "
+            f"last_seen_at = {hi}(COALESCE(last_seen_at, v.l), v.l) FROM v WHERE cdp_profile.id = v.id",
+            params,
+        )
+
+
+def process_events(*, org_id: int, source_id: int, events: list[dict]) -> int:
+    """Process one batch's events inside the caller's transaction; returns how many were written."""
+    state = _Batch(Actor.system(org_id, label="ingest"), source_id)
+    _prefetch(state, events)
+    for event in events:
+        _handle(state, event)
+    _flush(state)
+    return len(state.pending)
+
+
+def _retryable(exc: Exception) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def process_batch(batch: EventBatch) -> int:
+    """Process a claimed batch and mark it done in the same transaction; on failure leave it for a retry."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                still = EventBatch.objects.filter(pk=batch.pk, processed_at__isnull=True)
+                if connection.vendor == "postgresql":
+                    still = still.select_for_update()
+                if not still.exists():
+                    return 0  # another worker finished it after our lease ran out
+                n = process_events(org_id=batch.org_id, source_id=batch.source_id, events=batch.payload)
+                EventBatch.objects.filter(pk=batch.pk).update(processed_at=clock.now(), locked_until=None)
+                return n
+        except OperationalError as exc:
+            if _retryable(exc) and attempt < 2:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            _postpone(batch, exc)
+            return 0
+        except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the others; it is retried
+            _postpone(batch, exc)
+            return 0
+    return 0
+
+
+def _postpone(batch: EventBatch, exc: Exception) -> None:
+    logger.exception("event batch %s failed (attempt %s)", batch.pk, batch.attempts, exc_info=exc)
+    EventBatch.objects.filter(pk=batch.pk).update(locked_until=clock.now() + leases.backoff(batch.attempts))
+
+
+def process_pending(*, max_seconds: float = 30.0, linger_seconds: float | None = None,
+                    limit: int = CLAIM_BATCHES) -> int:
+    """Claim and process batches until none is left (after lingering ``linger_seconds`` for more) or
+    ``max_seconds`` passed; returns the number of events processed."""
+    linger = setting("SIYU_INGEST_LINGER_SECONDS") if linger_seconds is None else linger_seconds
+    deadline = time.monotonic() + max_seconds
+    idle_until = time.monotonic() + linger
+    done = 0
+    while time.monotonic() < deadline:
+        batches = leases.claim(EventBatch, Q(processed_at__isnull=True), ["id"], limit=limit)
+        if not batches:
+            if time.monotonic() >= idle_until:
+                break
+            time.sleep(0.05)
+            continue
+        for batch in batches:
+            done += process_batch(batch)
+        idle_until = time.monotonic() + linger
+    return done
+
+
+def purge(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete dedup rows past the 7-day window and processed raw batches past their keep time."""
+    now = now or clock.now()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM cdp_eventdedup WHERE received_at < %s", [_dt(now - dt.timedelta(days=DEDUP_DAYS))])
+        dedup = cur.rowcount
+        keep = dt.timedelta(hours=setting("SIYU_INGEST_KEEP_PROCESSED_HOURS"))
+        cur.execute("DELETE FROM cdp_eventbatch WHERE processed_at IS NOT NULL AND processed_at < %s",
+                    [_dt(now - keep)])
+        batches = cur.rowcount
+    return {"dedup": dedup, "batches": batches}

@@ -1,0 +1,4 @@
+"""Huey tasks of the CDP (djhuey's consumer imports each app's ``tasks`` module): each sub-package keeps its
+own tasks module; importing it here registers its tasks with the worker."""
+
+from .ingest import tasks as ingest_tasks  # noqa: F401
