@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from siyu.kernel import effects, events, leases, outbox
+from siyu.kernel import clock, effects, events, leases, outbox
 from siyu.kernel.models import EffectRecord, OutboxMessage
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -250,3 +250,30 @@ def test_once_outside_a_transaction_raises():
     with pytest.raises(effects.NotInTransaction):
         effects.once("test.scope", "k1")
     assert EffectRecord.objects.count() == 0
+
+
+def test_prune_keeps_a_week_of_processed_messages_and_every_pending_ones_effects(db):
+    calls = []
+    events.subscribe(LeadAssigned, notifier("a", calls), name="test.a")
+    events.subscribe(LeadAssigned, notifier("b", [], fail_times=leases.MAX_ATTEMPTS), name="test.b")
+    with time_machine.travel(T0, tick=False):
+        old = events.emit(LeadAssigned(org_id=5, lead_id=1, owner_id=3))  # a succeeds, b keeps failing
+        outbox.dispatch_pending()
+    with time_machine.travel(T0 + dt.timedelta(days=3), tick=False):
+        recent = events.emit(LeadAssigned(org_id=5, lead_id=2, owner_id=3))
+        outbox.dispatch_pending()
+        OutboxMessage.objects.filter(pk=recent.pk).update(processed_at=clock.now())
+    followups = list(OutboxMessage.objects.filter(topic="test.OwnerNotified").values_list("pk", flat=True))
+    with time_machine.travel(T0 + dt.timedelta(days=7, seconds=1), tick=False):
+        assert outbox.prune() == 1  # the first follow-up, processed at T0
+    remaining = set(OutboxMessage.objects.values_list("pk", flat=True))
+    assert remaining == {old.pk, recent.pk, followups[1]}
+    # The pending message keeps a's record (a replay must not re-run a); nothing else was old enough to go.
+    assert effects.happened("outbox:test.a", str(old.pk))
+    assert effects.happened("outbox:test.a", str(recent.pk))
+    with time_machine.travel(T0 + dt.timedelta(days=11), tick=False):
+        OutboxMessage.objects.filter(pk=old.pk).update(processed_at=clock.now())
+    with time_machine.travel(T0 + dt.timedelta(days=19), tick=False):
+        assert outbox.prune() == 3
+    assert OutboxMessage.objects.count() == 0
+    assert EffectRecord.objects.filter(scope__startswith="outbox:").count() == 0

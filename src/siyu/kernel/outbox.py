@@ -13,20 +13,26 @@ records are there.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Cast
 
 from . import clock, events, leases
 from .effects import once
-from .models import OutboxMessage
+from .models import EffectRecord, OutboxMessage
 
 BATCH = 50
+KEEP = dt.timedelta(days=7)  # the duplicate-free window of docs/reliability.md
+
+
+EFFECT_PREFIX = "outbox:"
 
 
 def effect_scope(handler_name: str) -> str:
-    return f"outbox:{handler_name}"
+    return EFFECT_PREFIX + handler_name
 
 
 def _deliver(message: OutboxMessage) -> list[str]:
@@ -79,3 +85,16 @@ def replay(message_id: int) -> None:
     OutboxMessage.objects.filter(pk=message_id, processed_at__isnull=True).update(
         attempts=0, locked_until=None, available_at=clock.now()
     )
+
+
+def prune(*, keep: dt.timedelta = KEEP) -> int:
+    """Delete messages processed more than ``keep`` ago, and the handlers' effect records older than that
+    whose message is no longer pending (a pending one may still be replayed and must not re-run handlers that
+    succeeded). Returns how many messages were deleted."""
+    cutoff = clock.now() - keep
+    deleted, _ = OutboxMessage.objects.filter(processed_at__lt=cutoff).delete()
+    pending = (OutboxMessage.objects.filter(processed_at__isnull=True)
+               .annotate(key=Cast("pk", models.CharField())).values("key"))
+    EffectRecord.objects.filter(scope__startswith=EFFECT_PREFIX, created_at__lt=cutoff).exclude(
+        key__in=pending).delete()
+    return deleted

@@ -43,4 +43,9 @@ def tick() -> None:
                 task()
 
 
+@db_periodic_task(crontab(minute="17", hour="3"), name="kernel.outbox.prune")
+def prune_outbox() -> int:
+    return outbox.prune()
+
+
 events.discover()
