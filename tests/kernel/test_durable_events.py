@@ -277,3 +277,28 @@ def test_prune_keeps_a_week_of_processed_messages_and_every_pending_ones_effects
         assert outbox.prune() == 3
     assert OutboxMessage.objects.count() == 0
     assert EffectRecord.objects.filter(scope__startswith="outbox:").count() == 0
+
+
+def test_the_minutely_tick_wakes_both_claimers_every_poll_interval(monkeypatch, settings):
+    from siyu.kernel import tasks
+
+    settings.SIYU_DURABLE_POLL_SECONDS = 20
+    woken = []
+
+    class Claimer:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self):
+            woken.append((self.name, 0))
+
+        def schedule(self, *, delay):
+            woken.append((self.name, delay))
+
+    monkeypatch.setattr(tasks, "BY_NAME", {name: Claimer(name) for name in tasks.BY_NAME})
+    tasks.tick.call_local()
+    assert woken == [(name, delay) for delay in (0, 20, 40)
+                     for name in ("kernel.outbox.dispatch", "kernel.scheduled.run_due")]
+    assert tasks.tick.name == "kernel.durable.tick"
+    assert {t.name for t in (tasks.dispatch_outbox, tasks.run_due_actions, tasks.prune_outbox)} == {
+        "kernel.outbox.dispatch", "kernel.scheduled.run_due", "kernel.outbox.prune"}
