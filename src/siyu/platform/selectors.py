@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import NotFound
 
@@ -18,11 +20,11 @@ CUSTOM_PREFIX = "custom."
 
 # The built-in fields every custom object has (columns of CustomRecord).
 RECORD_FIELDS: tuple[StandardField, ...] = (
-    StandardField("id", "ID", "integer"),
-    StandardField("owner_id", "Owner", "integer"),
-    StandardField("department_id", "Department", "integer"),
-    StandardField("created_at", "Created", "datetime"),
-    StandardField("updated_at", "Updated", "datetime"),
+    StandardField("id", _("ID"), "integer"),
+    StandardField("owner_id", _("Owner"), "integer"),
+    StandardField("department_id", _("Department"), "integer"),
+    StandardField("created_at", _("Created"), "datetime"),
+    StandardField("updated_at", _("Updated"), "datetime"),
 )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.db.models.lookups import In, IsNull
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .base import FieldError, FieldSpec, FieldType, parse_bool
@@ -37,7 +37,7 @@ class BooleanType(FieldType):
     def display(self, stored: Any, spec: FieldSpec, *, unmask: bool = False) -> str:
         if stored is None:
             return ""
-        return _g("Yes") if stored else _g("No")
+        return gettext("Yes") if stored else gettext("No")
 
     def export(self, stored: Any, spec: FieldSpec, *, unmask: bool = False) -> str:
         return "" if stored is None else ("true" if stored else "false")
