@@ -90,6 +90,7 @@ def _mount() -> None:
     api.add_router("/iam", iam_router)
     api.add_router("/audit", audit_router)
     api.add_router("/platform", platform_router)
+    api.add_router("/cdp", "siyu.cdp.api.router")
 
 
 _mount()

@@ -39,6 +39,9 @@ COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 令狐 司徒 夏侯 长孙 宇文 澹台 端木 南宫 独孤 轩辕 呼延 西门 闻人 "
     "万俟 赫连 钟离 宗政 濮阳 淳于 单于 太叔 申屠 仲孙 鲜于 闾丘 左丘 第五 百里 东郭 公冶 谷梁 拓跋".split()
 )
+# jieba segments longer runs (company names: 思域科技有限公司 -> 思域, 科技, 有限, 公司, …); a person's name is
+# short, jieba keeps it whole or splits it as the surname rule does, and loading its dictionary costs seconds.
+JIEBA_FROM = 4
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -67,7 +70,8 @@ def name_tokens(name: str) -> tuple[str, str]:
             chars.append(word)
             continue
         words.append(word)
-        words.extend(_jieba_tokens(word))
+        if len(word) > JIEBA_FROM:
+            words.extend(_jieba_tokens(word))
         surname = word[:2] if word[:2] in COMPOUND_SURNAMES else word[:1]
         if len(word) > len(surname):
             words += [surname, word[len(surname):]]
