@@ -22,3 +22,10 @@ def audit_rows(db):
 @pytest.fixture
 def other_org(make_org):
     return make_org("Globex").org
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Argon2id costs ~50 ms a hash by design; these tests hash hundreds of times and test no hashing strength
+    (``test_passwords_are_argon2id`` restores the real hasher)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

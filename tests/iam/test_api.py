@@ -7,6 +7,7 @@ from django.test import Client
 
 from siyu.iam.models import ApiKey, Department, Membership, Role
 from siyu.kernel.actor import Actor, DataScope
+from siyu.kernel.pagination import encode_cursor
 
 
 def _json(client, method, url, body=None):
@@ -164,3 +165,28 @@ def test_api_keys_show_the_secret_once(org, admin_api):
     status, revoked = _json(admin_api, "post", f"/api/v1/iam/api-keys/{created['id']}/revoke")
     assert status == 200 and revoked["revoked_at"]
     assert Client(HTTP_AUTHORIZATION=f"Bearer {created['key']}").get("/api/v1/iam/users").status_code == 401
+
+
+BIG = 2**70
+
+
+def test_hostile_input_gets_4xx_never_500(org, admin_api):
+    calls = [
+        ("get", f"/api/v1/iam/users/{BIG}", None, 404),
+        ("get", f"/api/v1/iam/users?department_id={BIG}&role_id={BIG}", None, 200),
+        ("get", "/api/v1/iam/users?q=a%00b", None, 422),
+        ("get", "/api/v1/iam/departments?q=%00", None, 422),
+        ("post", "/api/v1/iam/users", {"email": "x@acme.example", "name": "a\x00b"}, 422),
+        ("post", "/api/v1/iam/users", {"email": "y@acme.example", "role_ids": [BIG], "department_id": BIG}, 422),
+        ("post", "/api/v1/iam/departments", {"name": "x", "parent_id": BIG, "manager_id": BIG}, 422),
+        ("post", "/api/v1/iam/roles", {"name": "r\x00"}, 422),
+        ("patch", f"/api/v1/iam/departments/{BIG}", {"name": "x"}, 404),
+        ("post", "/api/v1/iam/api-keys", {"name": "k", "scopes": ["\x00"]}, 422),
+        ("get", f"/api/v1/iam/users?cursor={encode_cursor(['abc'])}", None, 422),
+        ("get", "/api/v1/iam/users?mobile=%00", None, 422),
+    ]
+    for method, url, body, expected in calls:
+        status, _ = _json(admin_api, method, url, body)
+        assert status == expected, (url, body, status)
+    assert Membership.objects.filter(org=org).count() == 1
+    assert not Department.objects.filter(name="x").exists()

@@ -138,3 +138,9 @@ def test_disable_and_enable_are_audited_and_self_disable_is_refused(org, admin_a
         services.disable_member(actor=admin_actor, membership_id=admin_membership.pk)
     admin_membership.refresh_from_db()
     assert admin_membership.is_active is True
+
+
+def test_passwords_are_argon2id_at_the_asvs_floor(org, admin_actor, settings):
+    settings.PASSWORD_HASHERS = ["siyu.iam.passwords.Argon2idHasher"]
+    m = services.add_member(actor=admin_actor, email="argon@acme.example", password="a long enough passphrase")
+    assert m.user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")

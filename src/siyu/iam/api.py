@@ -5,14 +5,16 @@ schema; lists are keyset-paginated (``cursor``, ``limit``)."""
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from siyu.kernel.api import ERRORS, get_visible_or_404, require
+from siyu.kernel.errors import ValidationFailed
 from siyu.kernel.pagination import paginate
 
 from . import presenters, selectors, services
 from .models import ApiKey, Department, Membership, Role
 from .schemas import (
+    NO_NUL,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
@@ -33,9 +35,19 @@ from .schemas import (
 
 router = Router(tags=["iam"])
 
+CURSOR = Query(None, max_length=500, pattern=NO_NUL, description="next_cursor of the previous page")
+SEARCH = Query(None, max_length=200, pattern=NO_NUL, description="text search")
+MOBILE = Query(None, max_length=40, pattern=NO_NUL, description="exact mobile number, any format")
+
 
 def _page(actor, qs, present, cursor, limit):
-    page = paginate(qs, cursor=cursor, limit=limit)
+    try:
+        page = paginate(qs, cursor=cursor, limit=limit)
+    except (ValueError, TypeError) as exc:
+        # A forged cursor whose values do not fit the ordering columns (kernel.pagination checks only its shape).
+        if not cursor:
+            raise
+        raise ValidationFailed("bad cursor", fields={"cursor": ["not a cursor this API issued"]}) from exc
     return {"items": [present(actor, row) for row in page.items], "next_cursor": page.next_cursor}
 
 
@@ -48,9 +60,9 @@ def _member(actor, pk):
 
 @router.get("/users", response={200: UserPage, **ERRORS}, exclude_unset=True, summary="List users")
 def list_users(
-    request: HttpRequest, cursor: str | None = None, limit: int = 50, q: str | None = None,
+    request: HttpRequest, cursor: str | None = CURSOR, limit: int = 50, q: str | None = SEARCH,
     department_id: int | None = None, is_active: bool | None = None, role_id: int | None = None,
-    mobile: str | None = None,
+    mobile: str | None = MOBILE,
 ):
     actor = require(request, "iam.user.read")
     qs = selectors.members_for(actor, q=q, department_id=department_id, is_active=is_active, role_id=role_id,
@@ -102,8 +114,8 @@ def enable_user(request: HttpRequest, user_id: int):
 
 @router.get("/departments", response={200: DepartmentPage, **ERRORS}, exclude_unset=True,
             summary="List departments")
-def list_departments(request: HttpRequest, cursor: str | None = None, limit: int = 50,
-                     parent_id: int | None = None, q: str | None = None):
+def list_departments(request: HttpRequest, cursor: str | None = CURSOR, limit: int = 50,
+                     parent_id: int | None = None, q: str | None = SEARCH):
     actor = require(request, "iam.department.read")
     return _page(actor, selectors.departments_for(actor, parent_id=parent_id, q=q), presenters.department_data,
                  cursor, limit)
@@ -147,7 +159,7 @@ def _role(actor, pk):
 
 
 @router.get("/roles", response={200: RolePage, **ERRORS}, exclude_unset=True, summary="List roles")
-def list_roles(request: HttpRequest, cursor: str | None = None, limit: int = 50, q: str | None = None):
+def list_roles(request: HttpRequest, cursor: str | None = CURSOR, limit: int = 50, q: str | None = SEARCH):
     actor = require(request, "iam.role.read")
     return _page(actor, selectors.roles_for(actor, q=q), presenters.role_data, cursor, limit)
 
@@ -184,7 +196,7 @@ def delete_role(request: HttpRequest, role_id: int):
 
 
 @router.get("/api-keys", response={200: ApiKeyPage, **ERRORS}, exclude_unset=True, summary="List API keys")
-def list_api_keys(request: HttpRequest, cursor: str | None = None, limit: int = 50, active: bool | None = None):
+def list_api_keys(request: HttpRequest, cursor: str | None = CURSOR, limit: int = 50, active: bool | None = None):
     actor = require(request, "iam.apikey.manage")
     return _page(actor, selectors.api_keys_for(actor, active=active), presenters.api_key_data, cursor, limit)
 

@@ -237,7 +237,7 @@ def _user_filters(request) -> dict:
     g = request.GET
     active = {"1": True, "0": False}.get(g.get("active", ""))
     dept = g.get("department", "")
-    return {"q": g.get("q", "").strip() or None, "is_active": active,
+    return {"q": g.get("q", "").replace("\x00", "").strip()[:200] or None, "is_active": active,
             "department_id": int(dept) if dept.isdigit() else None}
 
 
@@ -247,7 +247,7 @@ def users(request, actor):
     filters = _user_filters(request)
     try:
         page = paginate(selectors.members_for(actor, **filters), order=[], cursor=request.GET.get("cursor"), limit=25)
-    except DomainError:
+    except (DomainError, ValueError, TypeError):  # a stale or forged cursor: start again from the top
         page = paginate(selectors.members_for(actor, **filters), limit=25)
     tree = selectors.department_tree(actor)
     names = {d.pk: d.name for d, _depth in tree}

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import Field
 
 from siyu.kernel.actor import DataScope, FieldAccess
+
+# NUL cannot be stored or compared in PostgreSQL text: refusing it in the schema keeps it a 422, not a 500.
+NO_NUL = r"^[^\x00]*$"
 
 
 class UserOut(Schema):
@@ -32,21 +35,21 @@ class UserPage(Schema):
 
 
 class UserCreate(Schema):
-    email: str = Field(..., max_length=254)
-    name: str = Field("", max_length=120)
-    title: str = Field("", max_length=120)
-    password: str | None = Field(None, max_length=200, description="for a new person; omit to invite without one")
+    email: str = Field(..., max_length=254, pattern=NO_NUL)
+    name: str = Field("", max_length=120, pattern=NO_NUL)
+    title: str = Field("", max_length=120, pattern=NO_NUL)
+    password: str | None = Field(None, max_length=200, pattern=NO_NUL, description="for a new person; omit to invite without one")
     department_id: int | None = None
     role_ids: list[int] = Field(default_factory=list, max_length=100)
-    mobile: str = Field("", max_length=40)
+    mobile: str = Field("", max_length=40, pattern=NO_NUL)
 
 
 class UserUpdate(Schema):
-    name: str | None = Field(None, max_length=120)
-    title: str | None = Field(None, max_length=120)
+    name: str | None = Field(None, max_length=120, pattern=NO_NUL)
+    title: str | None = Field(None, max_length=120, pattern=NO_NUL)
     department_id: int | None = None
     role_ids: list[int] | None = Field(None, max_length=100)
-    mobile: str | None = Field(None, max_length=40)
+    mobile: str | None = Field(None, max_length=40, pattern=NO_NUL)
     custom: dict[str, Any] | None = None
 
 
@@ -65,20 +68,20 @@ class DepartmentPage(Schema):
 
 
 class DepartmentCreate(Schema):
-    name: str = Field(..., max_length=120)
+    name: str = Field(..., max_length=120, pattern=NO_NUL)
     parent_id: int | None = None
     manager_id: int | None = Field(None, description="a person's user_id")
 
 
 class DepartmentUpdate(Schema):
-    name: str | None = Field(None, max_length=120)
+    name: str | None = Field(None, max_length=120, pattern=NO_NUL)
     parent_id: int | None = Field(None, description="moves the department with its subtree; null makes it a root")
     manager_id: int | None = None
 
 
 class FieldRule(Schema):
-    object_key: str = Field(..., max_length=80)
-    field_name: str = Field(..., max_length=80)
+    object_key: str = Field(..., max_length=80, pattern=NO_NUL)
+    field_name: str = Field(..., max_length=80, pattern=NO_NUL)
     access: FieldAccess
 
 
@@ -100,22 +103,22 @@ class RolePage(Schema):
 
 
 class RoleCreate(Schema):
-    name: str = Field(..., max_length=120)
-    description: str = Field("", max_length=2000)
-    permissions: list[str] = Field(default_factory=list, max_length=500)
+    name: str = Field(..., max_length=120, pattern=NO_NUL)
+    description: str = Field("", max_length=2000, pattern=NO_NUL)
+    permissions: list[Annotated[str, Field(max_length=200, pattern=NO_NUL)]] = Field(default_factory=list, max_length=500)
     default_scope: DataScope = DataScope.OWN
     is_admin: bool = False
-    scopes: dict[str, DataScope] = Field(default_factory=dict, description="object key -> data scope")
+    scopes: dict[Annotated[str, Field(max_length=80, pattern=NO_NUL)], DataScope] = Field(default_factory=dict, description="object key -> data scope")
     field_rules: list[FieldRule] = Field(default_factory=list, max_length=1000)
 
 
 class RoleUpdate(Schema):
-    name: str | None = Field(None, max_length=120)
-    description: str | None = Field(None, max_length=2000)
-    permissions: list[str] | None = Field(None, max_length=500)
+    name: str | None = Field(None, max_length=120, pattern=NO_NUL)
+    description: str | None = Field(None, max_length=2000, pattern=NO_NUL)
+    permissions: list[Annotated[str, Field(max_length=200, pattern=NO_NUL)]] | None = Field(None, max_length=500)
     default_scope: DataScope | None = None
     is_admin: bool | None = None
-    scopes: dict[str, DataScope] | None = Field(None, description="replaces the role's scopes")
+    scopes: dict[Annotated[str, Field(max_length=80, pattern=NO_NUL)], DataScope] | None = Field(None, description="replaces the role's scopes")
     field_rules: list[FieldRule] | None = Field(None, max_length=1000, description="replaces the role's rules")
 
 
@@ -141,6 +144,6 @@ class ApiKeyPage(Schema):
 
 
 class ApiKeyCreate(Schema):
-    name: str = Field(..., max_length=120)
-    scopes: list[str] = Field(..., min_length=1, max_length=500)
+    name: str = Field(..., max_length=120, pattern=NO_NUL)
+    scopes: list[Annotated[str, Field(max_length=200, pattern=NO_NUL)]] = Field(..., min_length=1, max_length=500)
     expires_at: dt.datetime | None = None

@@ -86,19 +86,19 @@ def _only_keys(changes: Mapping[str, Any], allowed: set[str]) -> None:
         raise ValidationFailed("unknown fields", fields={k: ["not a field that can be changed"] for k in unknown})
 
 
-def _required_text(value: Any, field: str, max_length: int) -> str:
-    text = (value or "").strip() if isinstance(value, str) or value is None else str(value)
-    if not text:
-        raise ValidationFailed(f"{field} is required", fields={field: ["required"]})
+def _optional_text(value: Any, field: str, max_length: int) -> str:
+    text = (value if isinstance(value, str) else "" if value is None else str(value)).strip()
     if len(text) > max_length:
         raise ValidationFailed(f"{field} is too long", fields={field: [f"at most {max_length} characters"]})
+    if "\x00" in text:  # PostgreSQL cannot store NUL in text
+        raise ValidationFailed(f"{field} is not valid", fields={field: ["must not contain NUL characters"]})
     return text
 
 
-def _optional_text(value: Any, field: str, max_length: int) -> str:
-    text = (value or "").strip()
-    if len(text) > max_length:
-        raise ValidationFailed(f"{field} is too long", fields={field: [f"at most {max_length} characters"]})
+def _required_text(value: Any, field: str, max_length: int) -> str:
+    text = _optional_text(value, field, max_length)
+    if not text:
+        raise ValidationFailed(f"{field} is required", fields={field: ["required"]})
     return text
 
 
