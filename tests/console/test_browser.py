@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from siyu.console import navigation
@@ -25,7 +29,7 @@ from siyu.iam import services as iam
 from siyu.iam.models import ApiKey, Department, Membership, Organization, Role
 from siyu.kernel.actor import Actor
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,6 +43,32 @@ LANGS = {"zh-hans": "zh-hans", "en": "en"}
 # Not pages: the API, the language switch and the login flow (exercised on its own below).
 SKIP_PREFIXES = ("/api/", "/i18n/", "/static/")
 SKIP_NAMES = {"login", "login_verify", "logout", "console_planned"}  # empty states: from the navigation below
+
+
+class SerialLiveServerThread(LiveServerThread):
+    """One request at a time: with the in-memory SQLite test database every request thread would share one
+    connection, and a browser's parallel requests then fail with "database table is locked"."""
+
+    def _create_server(self, connections_override=None):
+        # The thread itself runs with the shared connections (LiveServerThread.run); no request threads.
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+
+
+@pytest.fixture
+def serial_live_server(transactional_db):
+    shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    for conn in shared.values():
+        conn.inc_thread_sharing()
+    thread = SerialLiveServerThread("localhost", StaticFilesHandler, connections_override=shared, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://localhost:{thread.port}"
+    thread.terminate()
+    for conn in shared.values():
+        conn.dec_thread_sharing()
 
 
 def require_chromium() -> None:
@@ -79,6 +109,7 @@ class Demo:
     email: str
     password: str
     candidates: dict[str, list[int]] = field(default_factory=dict)  # word in a url name -> ids to try
+    text_candidates: dict[str, list[str]] = field(default_factory=dict)  # name of a str parameter -> values
 
 
 def load_demo(live_url: str) -> Demo:
@@ -110,56 +141,81 @@ def load_demo(live_url: str) -> Demo:
     except ImportError:  # pragma: no cover - audit always installed
         pass
     assert ApiKey.objects.in_org(system).count() == 1
+    text_candidates = {"key": [custom_object_with_a_record(system)]}
     # A second organisation for the administrator, so the switcher has somewhere to go.
     iam.create_organization(name="Second Co.", admin_email=creds["email"], admin_password=creds["password"])
-    return Demo(live_url, creds["email"], creds["password"], candidates)
+    return Demo(live_url, creds["email"], creds["password"], candidates, text_candidates)
 
 
-def candidate_urls(demo: Demo) -> list[tuple[str, str]]:
-    """(name for the screenshot, path) for every route; detail routes once per candidate id."""
-    out: list[tuple[str, str]] = []
+def custom_object_with_a_record(system: Actor) -> str:
+    from siyu.platform import services as platform
+
+    obj = platform.create_object(actor=system, key="visit", label="拜访记录")
+    platform.create_field(actor=system, object_key=obj.key, key="place", label="地点", type="text")
+    platform.create_record(actor=system, object_key=obj.key, data={"place": "上海"})
+    return obj.key
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str  # the route's URL name: one screenshot per route
+    path: str | None  # None: a route with a parameter no demo record can fill
+    filled: bool  # the path's parameter was filled with a candidate value (a 404 means: try the next one)
+
+
+def candidate_urls(demo: Demo) -> list[Candidate]:
+    """Every route's URL; routes with a parameter once per candidate value."""
+    out: list[Candidate] = []
     all_ids = sorted({i for ids in demo.candidates.values() for i in ids})
     for route, name, params in routes():
         label = name or route.strip("/").replace("/", "-") or "home"
         if not params:
-            out.append((label, route))
+            out.append(Candidate(label, route, False))
             continue
         if len(params) != 1:
-            continue  # no console page takes two ids yet; add a case here when one does
-        words = [w for w in demo.candidates if w in (name or route)]
-        ids = [i for w in words for i in demo.candidates[w]] or all_ids
-        for pk in ids:
-            out.append((label, re.sub(r"<(?:\w+:)?\w+>", str(pk), route)))
+            out.append(Candidate(label, None, True))  # no console page takes two parameters yet
+            continue
+        if re.search(r"<(?:str:|slug:)?\w+>", route):
+            values: list = demo.text_candidates.get(params[0], [])
+        else:
+            words = [w for w in demo.candidates if w in (name or route)]
+            values = [i for w in words for i in demo.candidates[w]] or all_ids
+        out += [Candidate(label, re.sub(r"<(?:\w+:)?\w+>", str(v), route), True) for v in values]
+        if not values:
+            out.append(Candidate(label, None, True))
     # Every navigation entry (the empty states of contexts not built yet are pages with an argument).
     for entry in navigation.all_entries():
         url, built = navigation.resolve(entry)
         if not built:
-            out.append((f"planned-{entry.key}", url))
+            out.append(Candidate(f"planned-{entry.key}", url, False))
     return out
 
 
-def discover_pages(request_context, demo: Demo, urls: list[tuple[str, str]]) -> tuple[list, list, list]:
+def discover_pages(request_context, demo: Demo, urls: list[Candidate]) -> tuple[list, list, list]:
     """Ask each URL with a plain GET: full HTML pages are visited in the browser (one per route), fragments and
     data are only checked for their status, POST-only actions (405) are left alone."""
     pages: list[tuple[str, str]] = []
     problems: list[str] = []
     done: set[str] = set()
     unresolved: set[str] = set()
-    for label, path in urls:
-        if label in done:
+    for c in urls:
+        if c.label in done:
             continue
-        r = request_context.get(demo.base + path, max_redirects=0)
-        if r.status == 404 and re.search(r"/\d+/", path):
-            unresolved.add(label)  # try the next candidate id
+        if c.path is None:
+            unresolved.add(c.label)
             continue
-        done.add(label)
+        r = request_context.get(demo.base + c.path, max_redirects=0)
+        if c.filled and r.status == 404:
+            unresolved.add(c.label)  # try the next candidate value
+            continue
+        done.add(c.label)
         if r.status == 405:
             continue
         if r.status >= 400:
-            problems.append(f"GET {path} answered {r.status}")
+            problems.append(f"GET {c.path} answered {r.status}")
         elif r.status < 300 and "text/html" in r.headers.get("content-type", "") and "<html" in r.text()[:300].lower():
-            pages.append((path, label))
-    # A detail route none of whose candidate ids exists is a page this gate did not open: say so.
+            pages.append((c.path, c.label))
+    # A route none of whose candidate values exists is a page this gate did not open: say so.
     return pages, problems, sorted(unresolved - done)
 
 
@@ -167,12 +223,12 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "page"
 
 
-def test_every_console_page_in_both_languages_at_desktop_and_phone_width(live_server):
+def test_every_console_page_in_both_languages_at_desktop_and_phone_width(serial_live_server):
     require_chromium()
     require_assets()
     from playwright.sync_api import sync_playwright
 
-    demo = load_demo(live_server.url)
+    demo = load_demo(serial_live_server)
     urls = candidate_urls(demo)  # resolves URLs with the ORM before Playwright's event loop starts
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
@@ -227,6 +283,18 @@ def test_every_console_page_in_both_languages_at_desktop_and_phone_width(live_se
                     if width < 992:
                         phone_navigation(page, demo, lang, width, problems)
                     ctx.close()
+
+            # Log out through the user menu: the session ends on the server and the console is closed again.
+            ctx = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=state)
+            page = ctx.new_page()
+            watch(page, problems)
+            page.goto(demo.base + "/")
+            page.click("[data-testid=user-menu] > button")
+            with page.expect_navigation():
+                page.click("[data-testid=logout]")
+            page.goto(demo.base + "/")
+            assert page.url.startswith(demo.base + "/login/"), page.url
+            ctx.close()
         finally:
             browser.close()
     assert visited == 4 * len(pages)
