@@ -40,6 +40,7 @@ from siyu.kernel.auditing import diff, record_write
 from ..bulkload import copy_rows
 from ..identifiers import Identifier
 from ..models import EventBatch, Profile, ProfileStatus, TimelineEntry
+from ..resolution import _lock as lock_identifiers  # taken up front per batch; reentrant in the transaction
 from ..resolution import find_profiles, resolve_profile
 from .config import DEDUP_DAYS, setting
 from .traits import identifier, identifiers_of, profile_columns, without_identifiers
@@ -102,19 +103,31 @@ class _Batch:
             self.owner.setdefault(_key(i), pid)
 
 
+def _alias_candidates(event: dict) -> list[Identifier]:
+    out = []
+    for raw in (event["userId"], event["previousId"]):
+        for type_ in ("user_id", "anonymous_id"):
+            ident = identifier(type_, raw)
+            if ident:
+                out.append(ident)
+    return out
+
+
 def _prefetch(state: _Batch, events: list[dict]) -> None:
-    ids: dict[Identifier, None] = {}
-    for event in events:
-        for i in identifiers_of(event):
-            ids[i] = None
-        if event["type"] == "alias":
-            for raw in (event["userId"], event["previousId"]):
-                for type_ in ("user_id", "anonymous_id"):
-                    ident = identifier(type_, raw)
-                    if ident:
-                        ids[ident] = None
-    for ident, profile in find_profiles(state.actor, list(ids)).items():
+    """Look up every identifier of the batch at once, then take the resolution locks of the events that will
+    need :func:`resolve_profile`, all together in one sorted order: resolving them one by one would take each
+    event's locks in batch order, and two batches sharing identifiers could deadlock."""
+    per_event = [_alias_candidates(e) if e["type"] == "alias" else identifiers_of(e) for e in events]
+    ids = list(dict.fromkeys(i for group in per_event for i in group))
+    for ident, profile in find_profiles(state.actor, ids).items():
         state.owner[_key(ident)] = profile.pk
+    slow: dict[Identifier, None] = {}
+    for event, group in zip(events, per_event, strict=True):
+        owners = state.known(group)
+        if event["type"] in ("identify", "alias") or None in owners or len(owners) != 1:
+            slow.update(dict.fromkeys(group))
+    if slow:
+        lock_identifiers(state.actor.org_id, list(slow))
 
 
 def _resolve(state: _Batch, ids: list[Identifier], at: dt.datetime) -> Profile:
