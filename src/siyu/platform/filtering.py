@@ -8,10 +8,12 @@ fields, unsupported operators and bad values are a 422 naming the filter, never 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Case, F, Q, QuerySet, Value, When
@@ -158,8 +160,10 @@ def apply_filters(
 
 
 # What an empty nullable standard column sorts as (after the is-empty flag, so only ties among empties see it).
-_SENTINELS: dict[str, Any] = {"integer": 0, "user": 0, "lookup": 0, "boolean": False, "text": "",
-                              "single_select": ""}
+_SENTINELS: dict[str, Any] = {
+    "integer": 0, "user": 0, "lookup": 0, "boolean": False, "text": "", "single_select": "", "url": "",
+    "decimal": Decimal(0), "date": dt.date(1, 1, 1), "datetime": dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+}
 
 
 def _nullable(model: Any, path: str) -> bool:
