@@ -17,6 +17,7 @@ then shorter names, then newest):
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -57,6 +58,7 @@ def _has_cjk(text: str) -> bool:
 def _jieba_tokens(word: str) -> list[str]:
     import jieba  # imported on first use: loading its dictionary takes a moment
 
+    jieba.setLogLevel(logging.WARNING)
     return [t for t in jieba.lcut_for_search(word, HMM=False) if _WORD.fullmatch(t)]
 
 
