@@ -31,9 +31,8 @@ def members(admin_actor, admin_membership):
 
 
 def emails(actor, filters, sort=None):
-    meta = selectors.object_meta(actor, "iam.user")
-    qs, order = apply_filters(Membership.objects.visible_to(actor).select_related("user"), actor=actor, meta=meta,
-                              filters=[Filter(*f) for f in filters], sort=sort)
+    qs, order = apply_filters(Membership.objects.visible_to(actor).select_related("user"), actor=actor,
+                              object_key="iam.user", filters=[Filter(*f) for f in filters], sort=sort)
     return [m.user.email for m in paginate(qs, order=order, limit=50).items]
 
 

@@ -8,8 +8,7 @@ lists filter with ``filter[field][op]=value`` query parameters (or ``filters`` a
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema, Status
-from pydantic import Field
+from ninja import Path, Query, Router, Status
 
 from siyu.kernel.api import ERRORS, require
 from siyu.kernel.pagination import paginate
@@ -21,6 +20,7 @@ from .schemas import (
     FieldCreate,
     FieldOut,
     FieldUpdate,
+    ListParams,
     ObjectCreate,
     ObjectOut,
     RecordOut,
@@ -92,14 +92,6 @@ def archive_field(request: HttpRequest, key: str = KEY, field_key: str = FIELD_K
 
 
 # --- records -----------------------------------------------------------------------------------------------
-
-class ListParams(Schema):
-    cursor: str | None = Field(None, max_length=2000)
-    limit: int = Field(50, ge=1, le=200)
-    sort: str | None = Field(None, max_length=200, description="field or -field, comma-separated (at most 3)")
-    filters: str | None = Field(None, max_length=10000, description='JSON: [{"field": "k", "op": "eq", "value": 1}]; '
-                                                                    "or use filter[field][op]=value parameters")
-
 
 @router.get("/objects/{key}/records", response={200: RecordPage, **ERRORS}, summary="List records of a custom object")
 def list_records(request: HttpRequest, key: str = KEY, params: Query[ListParams] = None):

@@ -25,7 +25,7 @@ from siyu.kernel.errors import ValidationFailed
 
 from .field_types.base import FieldError, FieldSpec, FieldType
 from .objects import StandardField
-from .selectors import ObjectMeta
+from .selectors import ObjectMeta, object_meta
 
 QUERY_KEY = re.compile(r"^filter\[([a-z][a-z0-9_]{0,39})\]\[([a-z_]{1,20})\]$")
 MAX_FILTERS = 20
@@ -124,10 +124,16 @@ def build_condition(actor: Actor, meta: ObjectMeta, f: Filter) -> Q:
 
 
 def apply_filters(
-    qs: QuerySet, *, actor: Actor, meta: ObjectMeta, filters: list[Filter], sort: str | None = None
+    qs: QuerySet, *, actor: Actor, meta: ObjectMeta | None = None, object_key: str | None = None,
+    filters: list[Filter], sort: str | None = None,
 ) -> tuple[QuerySet, list[str]]:
-    """``qs`` narrowed by every filter (AND) and annotated for ``sort``; returns it with the ``order`` list that
-    ``kernel.pagination.paginate`` takes (empty values sort last, the primary key breaks ties)."""
+    """``qs`` (already scoped with ``visible_to``) narrowed by every filter (AND) and annotated for ``sort``;
+    returns it with the ``order`` list that ``kernel.pagination.paginate`` takes (empty values sort last, the
+    primary key breaks ties). Give the object's ``meta`` or its ``object_key``."""
+    if meta is None:
+        if object_key is None:
+            raise TypeError("apply_filters needs meta or object_key")
+        meta = object_meta(actor, object_key)
     if len(filters) > MAX_FILTERS:
         raise ValidationFailed("too many filters", fields={"filters": [f"at most {MAX_FILTERS}"]})
     for f in filters:

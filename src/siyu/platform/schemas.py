@@ -76,3 +76,14 @@ class RecordPage(Schema):
 class RecordWrite(Schema):
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any] = {}
+
+
+class ListParams(Schema):
+    """Query parameters of a metadata-driven list (records here; other contexts may subclass to add their own).
+    ``filter[field][op]=value`` parameters are read from the query string besides these."""
+
+    cursor: str | None = Field(None, max_length=2000)
+    limit: int = Field(50, ge=1, le=200)
+    sort: str | None = Field(None, max_length=200, description="field or -field, comma-separated (at most 3)")
+    filters: str | None = Field(None, max_length=10000, description='JSON: [{"field": "k", "op": "eq", "value": 1}]; '
+                                                                    "or use filter[field][op]=value parameters")
