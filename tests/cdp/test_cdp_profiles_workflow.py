@@ -28,12 +28,13 @@ def test_tags_add_and_remove_with_history_and_reserved_groups(api, send, api_cli
     # someone without cdp.tag.manage may use existing tags but not invent new ones
     rep = api_client(org, scopes=["cdp.profile.read", "cdp.profile.update"])
     assert send(rep, "post", f"{BASE}/profiles/{pid}/tags", {"tags": [{"group": "新组", "name": "新"}]}).status_code == 403
-    assert send(rep, "post", f"{BASE}/profiles/{pid}/tags", {"tag_ids": [vip]}).status_code == 200
-    assert send(rep, "post", f"{BASE}/profiles/{pid}/tags", {"tag_ids": [987654]}).status_code == 422
+    assert send(rep, "post", f"{BASE}/profiles/{pid}/tags", {"tags": [{"group": "价值", "name": "VIP"}]}
+                ).status_code == 200
+    assert send(rep, "post", f"{BASE}/profiles/{pid}/tags", {"tags": []}).status_code == 422
     from siyu.cdp import tags
 
     wecom = tags.get_or_create_tag(actor=admin_actor, group="企微标签", name="意向", kind="channel", channel="wecom")
-    r = send(api, "post", f"{BASE}/profiles/{pid}/tags", {"tag_ids": [wecom.pk]})
+    r = send(api, "post", f"{BASE}/profiles/{pid}/tags", {"tags": [{"group": wecom.group.name, "name": wecom.name}]})
     assert (r.status_code, list(r.json()["fields"])) == (422, ["tags"])
     assert api.delete(f"{BASE}/profiles/{pid}/tags/{vip}").status_code == 204
     assert api.delete(f"{BASE}/profiles/{pid}/tags/{vip}").status_code == 404

@@ -115,22 +115,22 @@ def create_profile(request: HttpRequest, payload: ProfileCreate):
 
 
 class LookupParams(Schema):
-    type: IdentityTypeIn
-    value: str = Field(min_length=1, max_length=200)
+    type: IdentityTypeIn | None = None
+    value: str | None = Field(None, max_length=200)
     namespace: str = Field("", max_length=80)
 
 
 @router.get("/profiles/lookup", response={200: ProfileDetail, **ERRORS}, exclude_unset=True,
-            summary="Find the profile holding an exact identifier (blind index)")
+            summary="Find the profile holding an exact identifier (blind index); none given: nothing is found")
 def lookup_profile(request: HttpRequest, params: Query[LookupParams]):
     actor = require(request, "cdp.profile.read")
-    profile = selectors.lookup(actor, type=params.type, value=params.value, namespace=params.namespace)
+    profile = selectors.lookup(actor, type=params.type or "", value=params.value or "", namespace=params.namespace)
     return _detail(actor, profile.pk)
 
 
 @router.get("/profiles/search", response={200: SearchOut, **ERRORS}, exclude_unset=True,
             summary="Search by exact phone, email or id, else fuzzily by name")
-def search_profiles(request: HttpRequest, q: str = Query(..., min_length=1, max_length=100),
+def search_profiles(request: HttpRequest, q: str = Query("", max_length=100),
                     limit: int = Query(20, ge=1, le=50)):
     actor = require(request, "cdp.profile.read")
     match, found = selectors.search_profiles(actor, q, limit=limit)
@@ -230,8 +230,7 @@ def profile_tags(request: HttpRequest, profile_id: int):
              summary="Add tags to a profile (returns all its tags)")
 def add_tags(request: HttpRequest, profile_id: int, payload: TagsIn):
     actor = require(request, "cdp.profile.update")
-    profiles.tag_profile(actor=actor, profile_id=profile_id, tag_ids=payload.tag_ids,
-                         new_tags=[(t.group, t.name) for t in payload.tags])
+    profiles.tag_profile(actor=actor, profile_id=profile_id, tags=[(t.group, t.name) for t in payload.tags])
     return _detail(actor, profile_id).get("tags", [])
 
 

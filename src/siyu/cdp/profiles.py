@@ -25,7 +25,8 @@ from siyu.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from siyu.platform.selectors import object_meta
 from siyu.platform.services import audit_view, clean_values, merge_values
 
-from . import lifecycle, search, tags
+from . import lifecycle, search
+from . import tags as tag_module
 from .identifiers import Identifier, normalise
 from .models import Identity, LifecycleStageDefinition, Profile, ProfileKind, ProfileStatus, Tag
 from .presenters import masked_identity
@@ -417,25 +418,25 @@ def _int(value: Any) -> int:
 # --- tags on a profile ---------------------------------------------------------------------------------------
 
 
-def tag_profile(*, actor: Actor, profile_id: Any, tag_ids: list[int] | None = None,
-                new_tags: list[tuple[str, str]] | None = None, source: str = "manual") -> list:
-    """Add existing tags (by id) and tags named by (group, name); naming a tag that does not exist yet
-    creates it, which needs ``cdp.tag.manage``. Returns the tags that were new on the profile."""
+def tag_profile(*, actor: Actor, profile_id: Any, tags: list[tuple[str, str]], source: str = "manual") -> list:
+    """Add tags named by (group, name), creating those that do not exist yet, which needs ``cdp.tag.manage``.
+    Returns the tags that were new on the profile."""
     require(actor, "cdp.profile.update")
     profile = visible_profile(actor, profile_id)
     ensure_writable(actor, OBJECT, ["tags"])
-    found = list(Tag.objects.in_org(actor).filter(pk__in=tag_ids or []).select_related("group"))
-    if len(found) != len(set(tag_ids or [])):
-        raise ValidationFailed("unknown tag", fields={"tag_ids": ["no such tag"]})
-    for group, name in new_tags or []:
-        existing = Tag.objects.in_org(actor).filter(group__name=group.strip(), name=name.strip()).first()
-        if existing is None:
-            require(actor, "cdp.tag.manage")
-            existing = tags.get_or_create_tag(actor=actor, group=group, name=name)
-            auditing.record_write(actor, "create", "cdp.tag", existing.pk,
-                                  {"tag": [None, f"{existing.group.name}/{existing.name}"]})
-        found.append(existing)
-    return tags.add_tags(actor=actor, profile=profile, tags=found, source=source)
+    found = [ensure_tag(actor=actor, group=group, name=name) for group, name in tags]
+    return tag_module.add_tags(actor=actor, profile=profile, tags=found, source=source)
+
+
+def ensure_tag(*, actor: Actor, group: str, name: str) -> Tag:
+    """The tag named (group, name); one that does not exist yet is created, which needs ``cdp.tag.manage``."""
+    tag = Tag.objects.in_org(actor).filter(group__name=(group or "").strip(), name=(name or "").strip()).select_related(
+        "group").first()
+    if tag is None:
+        require(actor, "cdp.tag.manage")
+        tag = tag_module.get_or_create_tag(actor=actor, group=group, name=name)
+        auditing.record_write(actor, "create", "cdp.tag", tag.pk, {"tag": [None, f"{tag.group.name}/{tag.name}"]})
+    return tag
 
 
 def untag_profile(*, actor: Actor, profile_id: Any, tag_id: Any) -> int:
@@ -445,4 +446,4 @@ def untag_profile(*, actor: Actor, profile_id: Any, tag_id: Any) -> int:
     tag = Tag.objects.in_org(actor).filter(pk=_int(tag_id), profile_links__profile=profile).first()
     if tag is None:
         raise NotFound("not found")
-    return tags.remove_tags(actor=actor, profile=profile, tags=[tag])
+    return tag_module.remove_tags(actor=actor, profile=profile, tags=[tag])

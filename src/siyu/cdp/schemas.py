@@ -142,19 +142,17 @@ class RevealOut(Schema):
     value: str
 
 
-class TagsIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-    tag_ids: list[int] = Field([], max_length=50)
-    tags: list[TagCreate] = Field([], max_length=50, description="by group and name; new ones need cdp.tag.manage")
-
-
 class TagCreate(Schema):
     model_config = ConfigDict(extra="forbid")
     group: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=80)
 
 
-TagsIn.model_rebuild()
+class TagsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[TagCreate] = Field(min_length=1, max_length=50,
+                                  description="by group and name (unique per group); a tag that does not exist yet "
+                                              "is created, which needs cdp.tag.manage")
 
 
 class ConsentIn(Schema):

@@ -119,6 +119,8 @@ def identity_of(actor: Actor, profile: Profile, identity_id: Any) -> Identity:
 
 def lookup(actor: Actor, *, type: str, value: str, namespace: str = "") -> Profile:
     """The live profile holding exactly this identifier (blind index), in the actor's scope; else 404."""
+    if not type or not value:
+        raise NotFound("no profile with this identifier")
     ident = normalise(type, value, namespace)
     profile = search.profiles_with(active_profiles(actor), actor, [ident]).first()
     if profile is None:

@@ -16,7 +16,7 @@ from siyu.kernel import auditing, clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, NotFound, ValidationFailed
 
-from . import consent, lifecycle, merging, search, tags
+from . import consent, lifecycle, merging, search
 from .models import (
     ConsentRecord,
     LifecycleStageDefinition,
@@ -26,7 +26,7 @@ from .models import (
     ProfileStatus,
     Tag,
 )
-from .profiles import check_stage, require, visible_profile
+from .profiles import check_stage, ensure_tag, require, visible_profile
 from .resolution import live
 from .timeline import add_entry
 
@@ -39,12 +39,7 @@ MAX_STAGES = 20
 def create_tag(*, actor: Actor, group: str, name: str) -> Tag:
     """A manual tag in a (new or existing) group; a tag that exists is returned as it is."""
     require(actor, "cdp.tag.manage")
-    existing = Tag.objects.in_org(actor).filter(group__name=(group or "").strip(), name=(name or "").strip()).first()
-    if existing is not None:
-        return existing
-    tag = tags.get_or_create_tag(actor=actor, group=group, name=name)
-    auditing.record_write(actor, "create", "cdp.tag", tag.pk, {"tag": [None, f"{tag.group.name}/{tag.name}"]})
-    return tag
+    return ensure_tag(actor=actor, group=group, name=name)
 
 
 # --- consent ------------------------------------------------------------------------------------------------
