@@ -60,10 +60,10 @@ def _increment(key: str) -> int:
     cache = caches[DEFAULT_CACHE_ALIAS]
     guard = transaction.atomic() if isinstance(cache, DatabaseCache) else contextlib.nullcontext()
     with guard:
-        # Two windows of lifetime: the key is never read after its window, the cache drops it afterwards.
-        cache.add(key, 0, timeout=2 * WINDOW_SECONDS)
-        try:
+        try:  # the common case: the window's counter exists
             return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=2 * WINDOW_SECONDS)
-            return 1
+        except ValueError:
+            # First request of the window. Two windows of lifetime: the key is never read after its window.
+            if cache.add(key, 1, timeout=2 * WINDOW_SECONDS):
+                return 1
+            return cache.incr(key)  # another process added it in between
