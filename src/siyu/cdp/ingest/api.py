@@ -18,9 +18,9 @@ from django.views.decorators.csrf import csrf_exempt
 from siyu.kernel import clock
 
 from . import overload, tasks
-from .config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, setting
+from .config import MAX_BATCH_BYTES, MAX_DEPTH, MAX_EVENT_BYTES, setting
 from .sources import KnownSource, source_for_key
-from .validation import BodyError, gunzip, parse_json, validate_events
+from .validation import BodyError, gunzip, parse_json, too_deep, validate_events
 from .writer import write_events
 
 
@@ -74,9 +74,13 @@ def ingest(request: HttpRequest, forced_type: str | None) -> JsonResponse:
         return response
     received_at = clock.now()
     try:
-        body = parse_json(_read_body(request, MAX_EVENT_BYTES if forced_type else MAX_BATCH_BYTES))
+        data = _read_body(request, MAX_EVENT_BYTES if forced_type else MAX_BATCH_BYTES)
+        body = parse_json(data)
     except BodyError as exc:
         return _error(exc.status, exc.code, exc.message)
+    # One scan of the whole body; only a body nested deeper than an event may be (plus the batch envelope)
+    # needs the per-event check that names the offending events.
+    shallow = not too_deep(data.decode(errors="replace"), MAX_DEPTH + (0 if forced_type else 2))
     if not isinstance(body, dict):
         return _error(400, "invalid_body", "the body must be a JSON object")
     source = _authenticate(request, body)
@@ -95,7 +99,7 @@ def ingest(request: HttpRequest, forced_type: str | None) -> JsonResponse:
         return _error(429, "overloaded", "events are arriving faster than they are processed; retry later",
                       retry_after=retry)
     accepted, rejected = validate_events(items, forced_type=forced_type, batch_context=context,
-                                         received_at=received_at)
+                                         received_at=received_at, check_depth=not shallow)
     errors = [r.as_dict() for r in rejected]
     if rejected and not accepted:
         return _error(400, "invalid_events", f"all {len(rejected)} events were rejected", errors)

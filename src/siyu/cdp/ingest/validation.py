@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 import uuid
 import zlib
@@ -21,6 +22,7 @@ from .config import MAX_DEPTH, MAX_EVENT_BYTES, MAX_ID_CHARS
 
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 FUTURE_SLACK = dt.timedelta(days=1)
+SERVER_FIELDS_SLACK = 120  # bytes: "receivedAt" and a generated "messageId" added to the client's event
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, not raw deflate
 
 
@@ -78,20 +80,21 @@ def parse_json(data: bytes) -> object:
         raise BodyError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
 
 
-def too_deep(value: object, limit: int = MAX_DEPTH) -> bool:
-    """Whether ``value`` nests dicts/lists deeper than ``limit`` (iterative: no recursion on hostile input)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # the unrolled form: far fewer backtracking steps
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether the JSON ``text`` nests objects/arrays deeper than ``limit``: strings and scalars are cut out
+    with regular expressions (C speed), leaving only brackets to count."""
+    depth = 0
+    for c in _NOT_BRACKETS.sub("", _STRINGS.sub("", text)):
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return True
         else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+            depth -= 1
     return False
 
 
@@ -111,7 +114,7 @@ def _id(value: object, field: str, *, required: bool = False) -> str | None:
     text = str(value)
     if len(text) > MAX_ID_CHARS or not text.strip():
         raise _Invalid("invalid_id", f"{field} must be 1 to {MAX_ID_CHARS} characters")
-    if any(unicodedata.category(c)[0] == "C" for c in text):
+    if not (text.isascii() and text.isprintable()) and any(unicodedata.category(c)[0] == "C" for c in text):
         raise _Invalid("invalid_id", f"{field} must not contain control characters")
     return text
 
@@ -138,8 +141,7 @@ def _object(event: dict, field: str) -> None:
         raise _Invalid("invalid_field", f"{field} must be an object")
 
 
-def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str | None = None,
-                    batch_context: dict | None = None) -> dict:
+def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str | None = None) -> dict:
     """A validated copy of ``raw`` with normalised fields; raises ``_Invalid`` with the reason."""
     if not isinstance(raw, dict):
         raise _Invalid("not_an_object", "an event must be a JSON object")
@@ -152,8 +154,6 @@ def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str |
     event["type"] = kind
     for field in ("properties", "traits", "context", "integrations"):
         _object(event, field)
-    if too_deep(event):
-        raise _Invalid("too_deep", f"the event nests deeper than {MAX_DEPTH} levels")
     mid = event.get("messageId")
     if mid is None or mid == "":
         event["messageId"] = "srv-" + uuid.uuid4().hex  # the client gave none: nothing to deduplicate against
@@ -186,14 +186,14 @@ def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str |
         raise _Invalid("timestamp_in_future", "timestamp is more than a day in the future")
     event["timestamp"] = at.isoformat()
     event["receivedAt"] = received_at.isoformat()
-    if batch_context:
-        event["context"] = {**batch_context, **(event.get("context") or {})}
     return event
 
 
 def validate_events(items: list, *, forced_type: str | None = None, batch_context: dict | None = None,
-                    received_at: dt.datetime | None = None) -> tuple[list[Accepted], list[Rejected]]:
-    """Validate every event; duplicates of a ``messageId`` within the request keep the first occurrence."""
+                    received_at: dt.datetime | None = None, check_depth: bool = True,
+                    ) -> tuple[list[Accepted], list[Rejected]]:
+    """Validate every event; duplicates of a ``messageId`` within the request keep the first occurrence.
+    ``check_depth=False`` skips the per-event depth check when the caller proved the whole body shallow."""
     received_at = received_at or clock.now()
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
@@ -203,16 +203,23 @@ def validate_events(items: list, *, forced_type: str | None = None, batch_contex
         raw_mid = raw.get("messageId") if isinstance(raw, dict) else None
         mid = raw_mid if isinstance(raw_mid, str) else None
         try:
-            size = len(dumps(raw).encode())
-            if size > MAX_EVENT_BYTES:
-                raise _Invalid("event_too_large", f"the event is {size} bytes, more than {MAX_EVENT_BYTES}")
-            event = normalise_event(raw, received_at=received_at, forced_type=forced_type,
-                                    batch_context=batch_context)
+            event = normalise_event(raw, received_at=received_at, forced_type=forced_type)
+            text = dumps(event)
+            # One encoding serves the size cap, the depth check and storage; the fields the server adds
+            # (receivedAt, a generated messageId) are allowed for in SERVER_FIELDS_SLACK.
+            size = len(text.encode())
+            if size > MAX_EVENT_BYTES + SERVER_FIELDS_SLACK:
+                raise _Invalid("event_too_large", f"the event is about {size} bytes, more than {MAX_EVENT_BYTES}")
+            if check_depth and too_deep(text):
+                raise _Invalid("too_deep", f"the event nests deeper than {MAX_DEPTH} levels")
         except _Invalid as exc:
             rejected.append(Rejected(index, mid, exc.reason, exc.message))
             continue
         if event["messageId"] in seen:
             continue  # repeated inside the request: stored once, like a replay
         seen.add(event["messageId"])
-        accepted.append(Accepted(index, event["messageId"], event, dumps(event)))
+        if batch_context:  # the batch-level context applies to every event; not counted against the cap
+            event["context"] = {**batch_context, **(event.get("context") or {})}
+            text = dumps(event)
+        accepted.append(Accepted(index, event["messageId"], event, text))
     return accepted, rejected
