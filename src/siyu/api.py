@@ -12,6 +12,7 @@ from siyu.iam.auth import ApiKeyAuth, SessionActorAuth, actor_for_api_key
 from siyu.iam.middleware import current_membership
 from siyu.iam.models import ApiKey
 from siyu.kernel import idempotency
+from siyu.kernel.deferred import after_request, rollback_request_transaction
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied, RateLimited
 from siyu.kernel.middleware import ApiCredential
 
@@ -31,41 +32,49 @@ api = SiyuAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, fields=None, headers=None):
-    response = api.create_response(request, {"code": code, "message": message, "fields": fields or {}}, status=status)
-    for k, v in (headers or {}).items():
-        response[k] = v
-    return response
+def install_error_handlers(target: NinjaAPI) -> None:
+    """The one error shape for every failure, and "nothing half-written": a failed operation's writes roll back
+    with the request, while the audit entry of a denied access is kept (written after the rollback)."""
+
+    def error(request: HttpRequest, status: int, code: str, message: str, fields=None, headers=None):
+        body = {"code": code, "message": message, "fields": fields or {}}
+        response = target.create_response(request, body, status=status)
+        for k, v in (headers or {}).items():
+            response[k] = v
+        return response
+
+    @target.exception_handler(DomainError)
+    def _domain_error(request, exc: DomainError):
+        rollback_request_transaction()
+        if isinstance(exc, PermissionDenied | NotFound):  # every denied access is audited (404 = out of scope)
+            actor, ip = getattr(request, "api_actor", None), request.META.get("REMOTE_ADDR")
+            after_request(request, lambda: record_denied(actor, status=exc.status, code=exc.code,
+                                                         method=request.method, path=request.path, ip=ip))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return error(request, exc.status, exc.code, exc.message, exc.fields, headers)
+
+    @target.exception_handler(NinjaValidationError)
+    def _validation_error(request, exc: NinjaValidationError):
+        rollback_request_transaction()
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors:
+            loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
+            fields.setdefault(".".join(loc) or "__all__", []).append(err.get("msg", "invalid"))
+        return error(request, 422, "validation_failed", "the request is not valid", fields)
+
+    @target.exception_handler(AuthenticationError)
+    def _auth_error(request, exc):
+        return error(request, 401, "not_authenticated", "authentication required")
+
+    @target.exception_handler(HttpError)
+    def _http_error(request, exc: HttpError):
+        rollback_request_transaction()
+        if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):  # ninja's malformed JSON
+            return error(request, 422, "validation_failed", "the body is not valid JSON", {"body": ["not valid JSON"]})
+        return error(request, exc.status_code, "http_error", str(exc))
 
 
-@api.exception_handler(DomainError)
-def _domain_error(request, exc: DomainError):
-    if isinstance(exc, PermissionDenied | NotFound):  # every denied access is audited (404 = out of scope)
-        record_denied(getattr(request, "api_actor", None), status=exc.status, code=exc.code,
-                      method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return _error(request, exc.status, exc.code, exc.message, exc.fields, headers)
-
-
-@api.exception_handler(NinjaValidationError)
-def _validation_error(request, exc: NinjaValidationError):
-    fields: dict[str, list[str]] = {}
-    for err in exc.errors:
-        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
-        fields.setdefault(".".join(loc) or "__all__", []).append(err.get("msg", "invalid"))
-    return _error(request, 422, "validation_failed", "the request is not valid", fields)
-
-
-@api.exception_handler(AuthenticationError)
-def _auth_error(request, exc):
-    return _error(request, 401, "not_authenticated", "authentication required")
-
-
-@api.exception_handler(HttpError)
-def _http_error(request, exc: HttpError):
-    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):  # ninja's malformed JSON
-        return _error(request, 422, "validation_failed", "the body is not valid JSON", {"body": ["not valid JSON"]})
-    return _error(request, exc.status_code, "http_error", str(exc))
+install_error_handlers(api)
 
 
 def credential_of(request: HttpRequest) -> ApiCredential | None:

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "siyu.console.middleware.SecurityHeadersMiddleware",
     "siyu.kernel.middleware.ApiErrorShapeMiddleware",
+    "siyu.kernel.deferred.DeferredWritesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
