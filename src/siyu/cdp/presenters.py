@@ -28,6 +28,7 @@ TIMELINE_LABELS = [
 ]
 STAGE_LABELS = [gettext_noop("Lead acquisition"), gettext_noop("Nurturing"), gettext_noop("Opportunity"),
                 gettext_noop("Order"), gettext_noop("Service"), gettext_noop("Repurchase")]
+REVIEW_STATUS_LABELS = [gettext_noop("Pending"), gettext_noop("Approved"), gettext_noop("Rejected")]
 PURPOSE_LABELS = [gettext_noop("Marketing messages"), gettext_noop("Profiling and personalisation"),
                   gettext_noop("WeCom conversation archiving"), gettext_noop("Sensitive personal information")]
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("planned/<str:key>/", pages.planned, name="console_planned"),
     path("audit/", include("siyu.audit.urls")),
     path("settings/fields/", include("siyu.platform.urls")),
+    path("customers/", include("siyu.cdp.urls")),
     path("", include("siyu.iam.urls")),
 ]

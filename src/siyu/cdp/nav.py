@@ -1,0 +1,10 @@
+"""The CDP's navigation entry (read by the console's registry; see console/navigation.py). The customer list
+is the console's default ``cdp.profiles`` entry, which links to ``cdp_profiles`` once it exists."""
+
+from django.utils.translation import gettext_lazy as _
+
+NAV = [
+    {"key": "cdp.merge_reviews", "section": "cdp", "label": _("Merge reviews"), "url_name": "cdp_merge_reviews",
+     "permission": "cdp.profile.merge", "icon": "intersect", "order": 15,
+     "summary": _("Merges the identity guard held back, to approve or reject; and the merge log, to undo one.")},
+]
