@@ -48,12 +48,17 @@ migrations-check: setup
 	SIYU_VAR_DIR=$$(mktemp -d) $(SIYU) makemigrations --check --dry-run
 
 pytest-sqlite: setup
-	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/pytest -q $(PYTEST_ARGS)
+	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+
+# The browser gate runs on its own, on a file-based SQLite test database, so that the live server thread has a
+# connection of its own instead of sharing the in-memory one with the test thread.
+pytest-browser: setup
+	d=$$(mktemp -d) && SIYU_VAR_DIR=$$d SIYU_TEST_SQLITE_NAME=$$d/test-browser.sqlite3 $(BIN)/pytest -q -m browser $(PYTEST_ARGS)
 
 pytest-postgres: setup
 	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/python scripts/with_postgres.py $(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
 
-test: lint migrations-check pytest-sqlite pytest-postgres
+test: lint migrations-check pytest-sqlite pytest-browser pytest-postgres
 
 bench: setup
 	$(BIN)/python -m bench $(NAME)
