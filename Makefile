@@ -7,7 +7,7 @@ export SIYU_VAR_DIR ?= $(CURDIR)/var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup locales run worker test lint fmt bench migrations-check pytest pytest-sqlite pytest-postgres clean
+.PHONY: setup locales run worker test lint fmt bench migrations-check pytest pytest-sqlite pytest-browser pytest-postgres clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

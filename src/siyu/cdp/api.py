@@ -81,7 +81,8 @@ def _page(request: HttpRequest, actor, params: ListParams, kind: str | None = No
 
 
 def _detail(actor, profile_id) -> dict:
-    return presenters.profile_detail_data(actor, selectors.profile_meta(actor), selectors.profile_detail(actor, profile_id))
+    profile = selectors.profile_detail(actor, profile_id)  # first: an outsider's 404 must not even materialise metadata
+    return presenters.profile_detail_data(actor, selectors.profile_meta(actor), profile)
 
 
 def _written(actor, written: profiles.Written):
