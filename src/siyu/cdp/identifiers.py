@@ -9,11 +9,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import phonenumbers
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
 from siyu.kernel import crypto
+from siyu.kernel.encrypted import normalise_email, normalise_phone
 from siyu.kernel.errors import ValidationFailed
 
 from .models import IdentityType
@@ -39,31 +36,6 @@ class Identifier:
 
     def masked(self) -> str:
         return crypto.mask(self.value, MASK_KIND.get(self.type, "text"))
-
-
-def normalise_phone(raw: str, region: str = "CN") -> str:
-    text = unicodedata.normalize("NFKC", str(raw)).strip()  # full-width digits and symbols to ASCII
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    digits = "".join(c for c in text if c.isdigit())
-    if not text.startswith("+") and len(digits) == 13 and digits.startswith("86"):
-        text = "+" + digits  # 86 prefix without a plus
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(raw: str) -> str:
-    value = unicodedata.normalize("NFKC", str(raw)).strip().lower()
-    try:
-        validate_email(value)
-    except ValidationError as exc:
-        raise ValueError("not an e-mail address") from exc
-    return value
 
 
 def normalise(type_: str, raw: object, namespace: str = "") -> Identifier:
