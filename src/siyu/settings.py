@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "siyu.audit",
     "siyu.platform",
     "siyu.cdp",
+    "siyu.channels.wecom",
     "siyu.console",
     "siyu.wiring.WiringConfig",  # composition root: wires contexts that may not import each other
 ]

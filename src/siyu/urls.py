@@ -5,6 +5,7 @@ from siyu.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("v1/", include("siyu.cdp.ingest.api")),  # Segment-compatible event ingestion (SDKs post to /v1/*)
+    path("wecom/callback/", include("siyu.channels.wecom.callback_urls")),  # WeCom posts callbacks here
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("siyu.console.urls")),
 ]
