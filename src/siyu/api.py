@@ -100,6 +100,7 @@ def _mount() -> None:
     api.add_router("/audit", audit_router)
     api.add_router("/platform", platform_router)
     api.add_router("/cdp", "siyu.cdp.api.router")
+    api.add_router("/cdp/segments", "siyu.cdp.segments.api.router")
 
 
 _mount()

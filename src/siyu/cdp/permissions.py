@@ -13,3 +13,5 @@ declare(
     ("cdp.consent.manage", "Record consent grants and withdrawals"),
     ("cdp.lifecycle.manage", "Configure the organisation's lifecycle stages"),
 )
+
+from .segments import permissions as _segments  # noqa: E402, F401  (segments and personas)
