@@ -259,3 +259,26 @@ def test_accounts_have_contacts(api, send):
     assert api.get(f"{BASE}/accounts/{p1}/contacts").status_code == 404
     r = api.delete(f"{BASE}/profiles/{acc}")
     assert (r.status_code, r.json()["code"]) == (409, "account_has_contacts")
+
+
+def test_list_and_detail_queries_do_not_grow_with_rows(api, send, vip_field):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(url):
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add(n):
+        for i in range(n):
+            r = send(api, "post", f"{BASE}/profiles", {"name": f"N{i}", "custom": {"spend": i}, "identifiers": [
+                {"type": "email", "value": f"n{i}-{n}@example.cn"}, {"type": "phone", "value": f"1390000{n:02d}{i:02d}"}]})
+            send(api, "post", f"{BASE}/profiles/{r.json()['profile']['id']}/tags", {"tags": [{"group": "g", "name": f"t{i}"}]})
+        return r.json()["profile"]["id"]
+
+    pid = add(2)
+    small = (count(f"{BASE}/profiles?filter[spend][gte]=0"), count(f"{BASE}/profiles/{pid}"))
+    pid = add(30)
+    send(api, "post", f"{BASE}/profiles/{pid}/tags", {"tags": [{"group": "g", "name": f"x{i}"} for i in range(5)]})
+    assert (count(f"{BASE}/profiles?filter[spend][gte]=0"), count(f"{BASE}/profiles/{pid}")) == small

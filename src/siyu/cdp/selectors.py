@@ -94,13 +94,21 @@ def page_profiles(actor: Actor, meta: ObjectMeta, query: ProfileQuery, *, cursor
 
 
 def profile_detail(actor: Actor, profile_id: Any) -> Profile:
-    """One profile with what its page shows loaded in a fixed number of queries."""
-    profile = visible_profile(actor, profile_id, active=False)
+    """One profile with what its page shows, in three queries (the profile with owner and account, its
+    identities, its tags); another organisation's, an out-of-scope or a deleted profile is not found."""
+    try:
+        pk = int(profile_id)
+    except (TypeError, ValueError):
+        raise NotFound("not found") from None
     links = ProfileTag.objects.select_related("tag__group").order_by("tag__group__order", "tag__group__name",
                                                                       "tag__order", "tag__name")
-    return (Profile.objects.filter(pk=profile.pk).select_related("owner", "account")
-            .prefetch_related(Prefetch("identities", Identity.objects.order_by("type", "pk")),
-                              Prefetch("tag_links", links)).get())
+    profile = (Profile.objects.visible_to(actor).exclude(status=ProfileStatus.DELETED).filter(pk=pk)
+               .select_related("owner", "account")
+               .prefetch_related(Prefetch("identities", Identity.objects.order_by("type", "pk")),
+                                 Prefetch("tag_links", links)).first())
+    if profile is None:
+        raise NotFound("not found")
+    return profile
 
 
 def identity_of(actor: Actor, profile: Profile, identity_id: Any) -> Identity:
