@@ -11,5 +11,6 @@ urlpatterns = [
     path("audit/", include("siyu.audit.urls")),
     path("settings/fields/", include("siyu.platform.urls")),
     path("customers/", include("siyu.cdp.urls")),
+    path("channels/wecom/", include("siyu.channels.wecom.urls")),
     path("", include("siyu.iam.urls")),
 ]

@@ -1,0 +1,23 @@
+"""The WeCom channel's console URLs, mounted at ``channels/wecom/`` by the console."""
+
+from django.urls import path
+
+from . import pages
+
+urlpatterns = [
+    path("", pages.overview, name="channels_wecom"),
+    path("corps/new/", pages.corp_new, name="wecom_corp_new"),
+    path("corps/<int:corp_id>/", pages.corp_detail, name="wecom_corp"),
+    path("corps/<int:corp_id>/sync/", pages.corp_sync, name="wecom_corp_sync"),
+    path("employees/", pages.employees, name="wecom_employees"),
+    path("contacts/", pages.contacts, name="wecom_contacts"),
+    path("callbacks/", pages.callback_log, name="wecom_callbacks"),
+    path("live-codes/", pages.live_codes, name="wecom_live_codes"),
+    path("live-codes/new/", pages.live_code_new, name="wecom_live_code_new"),
+    path("live-codes/<int:code_id>/", pages.live_code_detail, name="wecom_live_code"),
+    path("live-codes/<int:code_id>/delete/", pages.live_code_delete, name="wecom_live_code_delete"),
+    path("live-codes/<int:code_id>/stats/", pages.live_code_stats, name="wecom_live_code_stats"),
+    path("live-codes/<int:code_id>/stats.json", pages.live_code_stats_json, name="wecom_live_code_stats_json"),
+    path("live-codes/<int:code_id>/qr.png", pages.live_code_qr_png, name="wecom_live_code_qr_png"),
+    path("live-codes/<int:code_id>/qr.svg", pages.live_code_qr_svg, name="wecom_live_code_qr_svg"),
+]
