@@ -10,6 +10,7 @@ urlpatterns = [
     path("planned/<str:key>/", pages.planned, name="console_planned"),
     path("audit/", include("siyu.audit.urls")),
     path("settings/fields/", include("siyu.platform.urls")),
+    path("customers/import/", include("siyu.cdp.imports_urls")),
     path("customers/", include("siyu.cdp.urls")),
     path("channels/wecom/", include("siyu.channels.wecom.urls")),
     path("", include("siyu.iam.urls")),

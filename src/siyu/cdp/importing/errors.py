@@ -14,10 +14,18 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
+
 from siyu.platform.field_types.base import csv_safe
 
 BOM = "\ufeff"
 FIXED = ["line", "reason"]
+
+
+def storage_dir(org_id: int) -> Path:
+    """Where an organisation's uploads and error reports live (``SIYU_IMPORT_DIR``, default ``var/imports``)."""
+    base = Path(getattr(settings, "SIYU_IMPORT_DIR", "") or settings.VAR_DIR / "imports")
+    return base / str(org_id)
 
 
 class ErrorReport:

@@ -57,7 +57,7 @@ from ..resolution import find_profiles, resolve_profile
 from ..rules import MAX_IDENTITIES_PER_MERGE, rule_for
 from ..timeline import add_entry
 from . import readers
-from .errors import ErrorReport
+from .errors import ErrorReport, storage_dir
 from .identities import Sealer
 from .mapping import TEXT_FIELDS, Compiled, Row, RowError, compile_mapping, convert, is_blocklisted
 
@@ -127,7 +127,9 @@ class Run:
 
 
 def error_path(job: ImportJob) -> Path:
-    return Path(job.file_path).with_name(f"import-{job.pk}-errors.csv")
+    folder = storage_dir(job.org_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"import-{job.pk}-errors.csv"
 
 
 STALE_SECONDS = 120
@@ -181,11 +183,12 @@ def run_job(*, actor: Actor, job_id: int, chunk_rows: int | None = None,
     except Superseded:
         return ImportJob.objects.in_org(actor).get(pk=job.pk)
     except Exception as exc:
-        _fail(actor, job.pk, job.dry_run, exc)
+        fail_job(actor, job.pk, job.dry_run, exc)
         raise
 
 
-def _fail(actor: Actor, job_id: int, dry_run: bool, exc: Exception) -> None:
+def fail_job(actor: Actor, job_id: int, dry_run: bool, exc: Exception) -> None:
+    """Record why a run stopped; a failed run resumes from its last chunk when started again."""
     message = exc.message if isinstance(exc, ValidationFailed) else f"{type(exc).__name__}: {exc}"
     with transaction.atomic():
         job = ImportJob.objects.in_org(actor).select_for_update().get(pk=job_id)

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from siyu.kernel import auditing
@@ -25,6 +24,7 @@ from siyu.kernel.errors import Conflict, NotFound, PermissionDenied
 
 from ..models import ImportJob
 from . import readers
+from .errors import storage_dir
 from .mapping import compile_mapping, normalise_mapping
 from .runner import begin_run
 
@@ -58,8 +58,7 @@ def visible_job(actor: Actor, job_id: Any) -> ImportJob:
 
 
 def import_dir(actor: Actor) -> Path:
-    base = Path(getattr(settings, "SIYU_IMPORT_DIR", "") or settings.VAR_DIR / "imports")
-    path = base / str(actor.org_id) / uuid.uuid4().hex
+    path = storage_dir(actor.org_id) / uuid.uuid4().hex
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -103,7 +102,7 @@ def create_import(*, actor: Actor, file_name: str, chunks: Iterable[bytes] | Non
         org_id=actor.org_id, file_name=name, file_path=str(path.resolve()), encoding=info.encoding,
         total_rows=total, created_by_id=actor.user_id,
         mapping={"_file": {"sha256": info.sha256, "size": info.size, "kind": info.kind,
-                           "delimiter": info.delimiter, "columns": table.header}},
+                           "delimiter": info.delimiter, "columns": table.header, "api_key_id": actor.api_key_id}},
     )
     auditing.record_write(actor, "create", "cdp.import", job.pk, {"file_name": [None, name]}, size=info.size)
     return job
