@@ -40,9 +40,9 @@ from siyu.kernel.auditing import diff, record_write
 
 from ..bulkload import copy_rows
 from ..identifiers import Identifier
-from ..models import EventBatch, Profile, ProfileStatus
+from ..models import EventBatch, Identity, Profile, ProfileStatus
 from ..resolution import _lock as lock_identifiers  # taken up front per batch; reentrant in the transaction
-from ..resolution import find_profiles, resolve_profile
+from ..resolution import resolve_profile
 from .config import DEDUP_DAYS, setting
 from .traits import identifier, identifiers_of, profile_columns, without_identifiers
 
@@ -123,8 +123,17 @@ def _prefetch(state: _Batch, events: list[dict]) -> None:
     event's locks in batch order, and two batches sharing identifiers could deadlock."""
     per_event = [_alias_candidates(e) if e["type"] == "alias" else identifiers_of(e) for e in events]
     ids = list(dict.fromkeys(i for group in per_event for i in group))
-    for ident, profile in find_profiles(state.actor, ids).items():
-        state.owner[_key(ident)] = profile.pk
+    wanted = {_key(i) for i in ids}
+    # Plain tuples, not model instances (resolution.find_profiles builds a Profile per row): a merged owner
+    # is followed through ``redirect`` like merges made inside the batch.
+    rows = (Identity.objects.in_org(state.actor).filter(value_index__in=sorted({k[2] for k in wanted}))
+            .values_list("type", "namespace", "value_index", "profile_id", "profile__status",
+                         "profile__merged_into_id"))
+    for type_, namespace, index, pid, status, into in rows:
+        if (type_, namespace, index) in wanted:
+            state.owner[(type_, namespace, index)] = pid
+            if status == ProfileStatus.MERGED and into:
+                state.redirect[pid] = into
     slow: dict[Identifier, None] = {}
     for event, group in zip(events, per_event, strict=True):
         owners = state.known(group)
