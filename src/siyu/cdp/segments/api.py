@@ -8,7 +8,7 @@ errors are 422 with the path of the bad node as the field (``{"rules.rules[1].wi
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from siyu.kernel.api import ERRORS, require
@@ -65,8 +65,9 @@ def list_segments(request: HttpRequest, params: Query[PageParams]):
 @router.post("", response={201: SegmentOut, **ERRORS}, summary="Create a segment (members are computed at once)")
 def create_segment(request: HttpRequest, payload: SegmentCreate):
     actor = require(request, "cdp.segment.manage")
-    return 201, services.create_segment(actor=actor, name=payload.name, description=payload.description,
-                                        rules=payload.rules, is_active=payload.is_active)
+    segment = services.create_segment(actor=actor, name=payload.name, description=payload.description,
+                                      rules=payload.rules, is_active=payload.is_active)
+    return Status(201, segment)
 
 
 @router.post("/preview", response={200: PreviewOut, **ERRORS},
@@ -90,7 +91,7 @@ def list_personas(request: HttpRequest, params: Query[PageParams]):
 @router.post("/personas", response={201: PersonaOut, **ERRORS}, summary="Create a persona")
 def create_persona(request: HttpRequest, payload: PersonaIn):
     actor = require(request, "cdp.persona.manage")
-    return 201, services.create_persona(actor=actor, data=payload.model_dump())
+    return Status(201, services.create_persona(actor=actor, data=payload.model_dump()))
 
 
 @router.get("/personas/{persona_id}", response={200: PersonaOut, **ERRORS}, summary="A persona")
@@ -109,7 +110,7 @@ def update_persona(request: HttpRequest, persona_id: int, payload: PersonaUpdate
 def delete_persona(request: HttpRequest, persona_id: int):
     actor = require(request, "cdp.persona.manage")
     services.delete_persona(actor=actor, persona_id=persona_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/personas/{persona_id}/traits", response={200: TraitsOut, **ERRORS},
@@ -137,7 +138,7 @@ def update_segment(request: HttpRequest, segment_id: int, payload: SegmentUpdate
 def delete_segment(request: HttpRequest, segment_id: int):
     actor = require(request, "cdp.segment.manage")
     services.delete_segment(actor=actor, segment_id=segment_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{segment_id}/recompute", response={200: RecomputeOut, **ERRORS},
@@ -164,7 +165,7 @@ def create_snapshot(request: HttpRequest, segment_id: int, payload: SnapshotCrea
     actor = require(request, "cdp.segment.manage")
     snapshot = services.create_snapshot(actor=actor, segment_id=segment_id, label=payload.label,
                                         consent_purpose=payload.consent_purpose, channel=payload.channel)
-    return 201, _snapshot(snapshot)
+    return Status(201, _snapshot(snapshot))
 
 
 @router.get("/{segment_id}/snapshots", response={200: SnapshotPage, **ERRORS}, summary="Snapshots, newest first")

@@ -67,7 +67,7 @@ def members(actor: Actor, seg: Segment) -> QuerySet:
 
 
 def page_members(actor: Actor, seg: Segment, *, cursor: str | None, limit: int) -> Page:
-    return paginate(members(actor, seg), order=["-pk"], cursor=cursor, limit=limit)
+    return paginate(members(actor, seg), order=["-id"], cursor=cursor, limit=limit)
 
 
 def snapshots(actor: Actor, seg: Segment) -> QuerySet:
@@ -75,7 +75,7 @@ def snapshots(actor: Actor, seg: Segment) -> QuerySet:
 
 
 def page_snapshots(actor: Actor, seg: Segment, *, cursor: str | None, limit: int) -> Page:
-    return paginate(snapshots(actor, seg), order=["-pk"], cursor=cursor, limit=limit)
+    return paginate(snapshots(actor, seg), order=["-id"], cursor=cursor, limit=limit)
 
 
 def snapshot(actor: Actor, seg: Segment, snapshot_id: Any) -> SegmentSnapshot:
@@ -89,7 +89,7 @@ def page_snapshot_members(actor: Actor, snap: SegmentSnapshot, *, cursor: str | 
     inside = SegmentSnapshotMember.objects.filter(snapshot=snap, profile_id=OuterRef("pk"))
     # Merged or deleted since the snapshot: still listed (the list is frozen), within the actor's scope.
     qs = Profile.objects.visible_to(actor).filter(Exists(inside))
-    return paginate(qs, order=["-pk"], cursor=cursor, limit=limit)
+    return paginate(qs, order=["-id"], cursor=cursor, limit=limit)
 
 
 def personas(actor: Actor) -> QuerySet:
