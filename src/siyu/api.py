@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import DataError
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -15,6 +18,8 @@ from siyu.kernel import idempotency
 from siyu.kernel.deferred import after_request, rollback_request_transaction
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied, RateLimited
 from siyu.kernel.middleware import ApiCredential
+
+log = logging.getLogger(__name__)
 
 
 class SiyuAPI(NinjaAPI):
@@ -61,6 +66,17 @@ def install_error_handlers(target: NinjaAPI) -> None:
             loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload")]
             fields.setdefault(".".join(loc) or "__all__", []).append(err.get("msg", "invalid"))
         return error(request, 422, "validation_failed", "the request is not valid", fields)
+
+    def _out_of_range(request, exc):
+        # An unbounded number or text the database cannot hold (SQLite's 64-bit integers, PostgreSQL's column
+        # types) is bad input, not a server error: 422, logged so the schema can get the bound it lacks.
+        rollback_request_transaction()
+        log.warning("value out of range for the database on %s %s: %s", request.method, request.path, exc)
+        return error(request, 422, "validation_failed", "a value is out of range",
+                     {"__all__": ["a number or text is too large"]})
+
+    target.add_exception_handler(OverflowError, _out_of_range)
+    target.add_exception_handler(DataError, _out_of_range)
 
     @target.exception_handler(AuthenticationError)
     def _auth_error(request, exc):

@@ -15,6 +15,7 @@ from ninja import NinjaAPI, Schema, Status
 from pydantic import Field
 
 from siyu.api import api as siyu_api
+from siyu.api import install_error_handlers
 from siyu.kernel.api import ERRORS, actor_of
 from siyu.kernel.models import EffectRecord
 
@@ -32,8 +33,7 @@ class Gate:
 GATES: dict[str, Gate] = {}
 
 conventions_api = NinjaAPI(title="conventions test", urls_namespace="api-conventions-test", auth=siyu_api.auth)
-# the real API's exception handlers, so errors take the one shape exactly as in production
-conventions_api._exception_handlers = dict(siyu_api._exception_handlers)
+install_error_handlers(conventions_api)  # errors take the one shape exactly as in production
 
 
 class ThingIn(Schema):
@@ -56,6 +56,14 @@ def create_thing(request, payload: ThingIn, fail: bool = False):
         raise RuntimeError("the handler failed on purpose")
     row = EffectRecord.objects.create(scope=EFFECT_SCOPE, key=f"{payload.name}:{uuid.uuid4().hex}")
     return Status(201, {"id": row.pk, "name": payload.name})
+
+
+@conventions_api.post("/things/too-big", response={201: ThingOut, **ERRORS})
+def too_big(request, payload: ThingIn):
+    """Writes, then hits a value the database cannot hold (what SQLite says of an unbounded huge integer)."""
+    actor_of(request)
+    EffectRecord.objects.create(scope=EFFECT_SCOPE, key=f"{payload.name}:half-written")
+    raise OverflowError("Python int too large to convert to SQLite INTEGER")
 
 
 @conventions_api.get("/things", response={200: list[ThingOut], **ERRORS})

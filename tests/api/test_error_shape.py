@@ -63,6 +63,16 @@ def test_oversized_bodies_are_413_before_anything_runs(key_client, settings):
     assert EffectRecord.objects.count() == 0
 
 
+def test_values_too_large_for_the_database_are_422_and_nothing_is_half_written(key_client):
+    r = key_client.post("/api/v1/things/too-big", data=json.dumps({"name": "x"}), content_type="application/json")
+    assert r.status_code == 422
+    assert r.json() == {
+        "code": "validation_failed", "message": "a value is out of range",
+        "fields": {"__all__": ["a number or text is too large"]},
+    }
+    assert EffectRecord.objects.count() == 0
+
+
 def test_missing_credentials_are_a_json_401(conventions_urls, db):
     r = Client().post("/api/v1/things", data=json.dumps({"name": "x"}), content_type="application/json")
     assert r.status_code == 401

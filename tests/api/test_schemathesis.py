@@ -8,6 +8,7 @@ schema and on a wrong content type. Examples are bounded so the gate stays quick
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -31,6 +32,9 @@ CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"unexpected-metho
 schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api/v1/"), config=CONFIG)
 schema.app = application
 
+# Random examples per operation on top of the coverage phase's boundary and invalid values (which dominate the
+# run time: about 50 requests an operation). Raise it locally to dig: SIYU_FUZZ_EXAMPLES=100 make test.
+FUZZ_EXAMPLES = int(os.environ.get("SIYU_FUZZ_EXAMPLES", "5"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 
 
@@ -47,7 +51,7 @@ def admin_key(make_org):
 
 
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_api(case, admin_key):
     if case.headers and "Idempotency-Key" in case.headers:
         # Generated keys repeat ("0", "0", …): a replay or a 422 mismatch would hide the handler from the fuzzer.
