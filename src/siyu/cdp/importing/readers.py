@@ -151,6 +151,8 @@ def inspect(path: Path) -> FileInfo:
         return FileInfo("sheet", "", "", size, _sha256(path))
     if size > max_bytes():
         raise FileRejected(f"the file is larger than {max_bytes() // (1024 * 1024)} MB")
+    if head.startswith(UTF16_BOMS) or head.startswith(b"\x00\x00\xfe\xff"):
+        detect_encoding(head)  # refuses with its own reason
     if b"\x00" in head[:65536]:
         raise FileRejected("the file is binary, not CSV text or an XLSX/XLS spreadsheet")
     encoding = detect_encoding(head)
