@@ -8,3 +8,7 @@ NAV = [
      "permission": "cdp.profile.merge", "icon": "intersect", "order": 15,
      "summary": _("Merges the identity guard held back, to approve or reject; and the merge log, to undo one.")},
 ]
+
+from .segments.nav import NAV as _SEGMENT_NAV  # noqa: E402  (segments and personas)
+
+NAV += _SEGMENT_NAV

@@ -11,6 +11,7 @@ urlpatterns = [
     path("audit/", include("siyu.audit.urls")),
     path("settings/fields/", include("siyu.platform.urls")),
     path("customers/import/", include("siyu.cdp.imports_urls")),
+    path("customers/segments/", include("siyu.cdp.segments.urls")),
     path("customers/", include("siyu.cdp.urls")),
     path("channels/wecom/", include("siyu.channels.wecom.urls")),
     path("", include("siyu.iam.urls")),

@@ -57,3 +57,9 @@ def did(system):
             for d, n in per_day.items()])
 
     return add
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Logins in the page tests: Argon2id is tested where passwords are the subject (iam).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
