@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from siyu.channels.ratelimit import TokenBucketLimiter
 from siyu.channels.wecom.client import RetryPolicy, WeComClient
 from siyu.channels.wecom.simulator import state
 from siyu.channels.wecom.simulator.config import SimConfig
+from siyu.channels.wecom.simulator.delivery import tls_context
 from siyu.channels.wecom.simulator.server import SimServer
 from siyu.channels.wecom.simulator.store import Store
 from siyu.channels.wecom.tokens import InMemoryTokenStore
@@ -94,7 +96,7 @@ def receiver():
 
     rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     rec.server.daemon_threads = True
-    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=rec.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield rec
     rec.server.shutdown()
@@ -127,7 +129,9 @@ def sim(make_sim):
 
 @pytest.fixture
 def corp(sim, receiver):
-    creds = state.create_corp(sim.store, name="测试企业", corp_id="wwtest0000000001", callback_url=receiver.url)
+    creds = state.create_corp(
+        sim.store, name="测试企业", corp_id="wwtest0000000001", callback_url=receiver.url
+    )
     state.add_department(sim.store, creds.corp_id, dept_id=2, name="销售部")
     state.add_employee(sim.store, creds.corp_id, userid="zhangsan", name="张三", department=[2])
     state.add_employee(sim.store, creds.corp_id, userid="lisi", name="李四", department=[2])
@@ -148,12 +152,13 @@ def sleeps():
 
 @pytest.fixture
 def make_client(sim, corp, sleeps):
-    def make(secret=None, server=None, **kw):
+    def make(secret=None, server=None, corp_id=None, **kw):
         server = server or sim
         kw.setdefault("token_store", InMemoryTokenStore())
         kw.setdefault("rate_limiter", TokenBucketLimiter(rate=1000, capacity=1000))
         kw.setdefault("retry", RetryPolicy(initial_wait=0.5, max_wait=8, jitter=0))
-        return WeComClient(corp_id=corp.corp_id, secret=secret or corp.contact_secret, api_base=server.api_base,
+        kw.setdefault("http", httpx.Client(timeout=10, verify=tls_context()))
+        return WeComClient(corp_id=corp_id or corp.corp_id, secret=secret or corp.contact_secret, api_base=server.api_base,
                            sleep=sleeps.append, **kw)  # fmt: skip
 
     return make
@@ -169,9 +174,7 @@ def client(make_client):
 @pytest.fixture(scope="session")
 def http():
     """One HTTP client for raw calls (a new httpx client per call costs ~0.1 s)."""
-    import httpx
-
-    with httpx.Client(timeout=10) as c:
+    with httpx.Client(timeout=10, verify=tls_context()) as c:
         yield c
 
 

@@ -58,7 +58,12 @@ def test_scan_sends_one_signed_encrypted_add_event(wait, sim, corp, crypt, recei
     assert got["external_contact"]["name"] == "王小明"
     assert got["external_contact"]["unionid"] == "oUnion123"
     [follow] = got["follow_user"]
-    assert (follow["userid"], follow["state"], follow["add_way"], follow["tags"]) == ("zhangsan", "live-code-42", 1, [])
+    assert (follow["userid"], follow["state"], follow["add_way"], follow["tags"]) == (
+        "zhangsan",
+        "live-code-42",
+        1,
+        [],
+    )
     assert client.list_external_contacts(userid="zhangsan")["external_userid"] == [result["external_userid"]]
     assert finished(wait, sim, result["delivery"])["attempts"] == 1
 
@@ -97,7 +102,9 @@ def test_welcome_code_once_within_20_seconds(sim, corp, client, live_code):
         "SELECT external_userid FROM welcome_codes WHERE code = ?", code)["external_userid"])]  # fmt: skip
 
 
-def test_retry_sends_the_identical_request_when_siyu_does_not_answer_in_time(wait, sim, corp, crypt, receiver, live_code):
+def test_retry_sends_the_identical_request_when_siyu_does_not_answer_in_time(
+    wait, sim, corp, crypt, receiver, live_code
+):
     receiver.script = [1.0, 500]  # stall past the 0.5 s timeout, then a 500, then 200
     result = scan(sim)
     requests = receiver.wait_for(3)
@@ -105,7 +112,11 @@ def test_retry_sends_the_identical_request_when_siyu_does_not_answer_in_time(wai
     assert all(r.query == requests[0].query and r.body == requests[0].body for r in requests)
     row = finished(wait, sim, result["delivery"])
     assert (row["status"], row["attempts"]) == ("delivered", 3)
-    assert "#1 timeout" in row["last_error"] and "#2 HTTP 500" in row["last_error"] and "#3 200" in row["last_error"]
+    assert (
+        "#1 timeout" in row["last_error"]
+        and "#2 HTTP 500" in row["last_error"]
+        and "#3 200" in row["last_error"]
+    )
     assert receiver.decrypt(requests[2], crypt)["ChangeType"] == "add_external_contact"
 
 
@@ -128,7 +139,9 @@ def test_api_changes_send_no_callback(sim, corp, crypt, receiver, client, live_c
     client.mark_tag(userid="zhangsan", external_userid=ext, add_tag=tag_ids)
     client.call("POST", "externalcontact/remark", body={"userid": "zhangsan", "external_userid": ext, "remark": "VIP"},
                 idempotent=True)  # fmt: skip
-    client.call("POST", "externalcontact/edit_corp_tag", body={"id": tag_ids[0], "name": "线下展会"}, idempotent=True)
+    client.call(
+        "POST", "externalcontact/edit_corp_tag", body={"id": tag_ids[0], "name": "线下展会"}, idempotent=True
+    )
     client.update_contact_way(config_id=live_code["config_id"], remark="改了")
     client.transfer_customer(handover_userid="zhangsan", takeover_userid="lisi", external_userid=[ext])
     client.call("POST", "externalcontact/del_corp_tag", body={"tag_id": [tag_ids[1]]}, idempotent=True)
@@ -143,7 +156,10 @@ def test_api_changes_send_no_callback(sim, corp, crypt, receiver, client, live_c
     actions.admin_tag(sim.sim, corp_id=corp.corp_id, group_name="来源", tag_name="朋友圈")
     requests = receiver.wait_for(3)
     kinds = [(ev["Event"], ev["ChangeType"]) for ev in (receiver.decrypt(r, crypt) for r in requests[1:])]
-    assert sorted(kinds) == [("change_external_contact", "edit_external_contact"), ("change_external_tag", "create")]
+    assert sorted(kinds) == [
+        ("change_external_contact", "edit_external_contact"),
+        ("change_external_tag", "create"),
+    ]
 
 
 def test_customer_and_employee_deletions(sim, corp, crypt, receiver, client, live_code):
@@ -159,24 +175,29 @@ def test_customer_and_employee_deletions(sim, corp, crypt, receiver, client, liv
     events = [receiver.decrypt(r, crypt) for r in receiver.wait_for(3)]
     by_type = {ev["ChangeType"]: ev for ev in events}
     assert set(by_type) == {"add_external_contact", "del_follow_user", "del_external_contact"}
-    assert (by_type["del_follow_user"]["UserID"], by_type["del_follow_user"]["ExternalUserID"]) == ("zhangsan", ext)
+    assert (by_type["del_follow_user"]["UserID"], by_type["del_follow_user"]["ExternalUserID"]) == (
+        "zhangsan",
+        ext,
+    )
     assert "Source" not in by_type["del_external_contact"]
 
 
 def test_no_callback_url_means_no_delivery(sim, corp, receiver, client, live_code):
     state.set_callback_url(sim.store, corp.corp_id, "")
     result = scan(sim)
-    assert sim.store.one("SELECT status FROM deliveries WHERE id = ?", result["delivery"])["status"] == "no_url"
+    assert (
+        sim.store.one("SELECT status FROM deliveries WHERE id = ?", result["delivery"])["status"] == "no_url"
+    )
     time.sleep(0.2)
     assert receiver.requests == []
 
 
 def test_url_verification_like_the_admin_console(sim, corp):
-    from siyu.channels.wecom.simulator.delivery import verify_callback_url
-
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
+
+    from siyu.channels.wecom.simulator.delivery import verify_callback_url
 
     crypt = WXBizMsgCrypt(token=corp.token, encoding_aes_key=corp.aes_key, receive_id=corp.corp_id)
 
@@ -215,7 +236,10 @@ def test_pending_deliveries_survive_a_restart(make_sim, tmp_path, receiver):
     # the CLI works on the file while no server runs: the callback waits in the queue
     from siyu.channels.wecom.simulator.cli import main
 
-    assert main(["--state-file", str(path), "set-callback", "--corp-id", "wwrestart", "--url", receiver.url]) == 0
+    assert (
+        main(["--state-file", str(path), "set-callback", "--corp-id", "wwrestart", "--url", receiver.url])
+        == 0
+    )
     assert main(["--state-file", str(path), "scan", "--state", "s1", "--name", "离线"]) == 0
     assert receiver.requests == []
     second = make_sim(path=path)

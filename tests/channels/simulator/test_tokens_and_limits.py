@@ -2,7 +2,6 @@
 
 import threading
 
-import httpx
 import pytest
 
 from siyu.channels.wecom import errors as e
@@ -14,7 +13,9 @@ def gettoken_count(sim):
 
 
 def test_token_issued_with_7200_seconds_and_reused(http, sim, corp, client):
-    answer = http.get(sim.api_base + "gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret})
+    answer = http.get(
+        sim.api_base + "gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret}
+    )
     body = answer.json()
     assert answer.status_code == 200
     assert (body["errcode"], body["errmsg"], body["expires_in"]) == (0, "ok", 7200)
@@ -52,7 +53,9 @@ def test_expired_token_mid_run_is_refreshed_once(http, sim, client):
     assert client.get_follow_user_list()["errcode"] == 0
     first = sim.store.one("SELECT token FROM access_tokens")["token"]
     sim.store.advance_clock(7201)  # the client's cache still holds the token; WeCom says 42001
-    raw = http.get(sim.api_base + "externalcontact/get_follow_user_list", params={"access_token": first}).json()
+    raw = http.get(
+        sim.api_base + "externalcontact/get_follow_user_list", params={"access_token": first}
+    ).json()
     assert raw["errcode"] == 42001
     assert client.get_follow_user_list()["follow_user"] == ["lisi", "wangwu", "zhangsan"]
     assert gettoken_count(sim) == 2  # exactly one refresh
@@ -63,7 +66,9 @@ def test_expired_token_mid_run_is_refreshed_once(http, sim, client):
 def test_short_token_ttl_is_announced(http, make_sim, corp, make_client):
     short = make_sim(token_ttl=3)
     state.create_corp(short.store, name="短", corp_id=corp.corp_id, contact_secret=corp.contact_secret)
-    body = http.get(short.api_base + "gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret}).json()
+    body = http.get(
+        short.api_base + "gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret}
+    ).json()
     assert body["expires_in"] == 3
 
 
@@ -104,15 +109,13 @@ def test_body_that_is_not_json(http, sim, client):
     assert "Warning: wrong json format." in body["errmsg"]
 
 
-def test_frequency_limit_answers_45009_and_the_client_gives_up_after_its_retries(make_sim, corp, make_client, sleeps):
+def test_frequency_limit_answers_45009_and_the_client_gives_up_after_its_retries(
+    make_sim, corp, make_client, sleeps
+):
     limited = make_sim(path=None, corp_per_minute=3)
     state.create_corp(limited.store, name="限", corp_id="wwlimited", contact_secret="s1")
     state.add_employee(limited.store, "wwlimited", userid="u1", name="甲")
-    from siyu.channels.wecom.client import WeComClient
-    from siyu.channels.wecom.tokens import InMemoryTokenStore
-
-    client = WeComClient(corp_id="wwlimited", secret="s1", api_base=limited.api_base, token_store=InMemoryTokenStore(),
-                         sleep=sleeps.append)  # fmt: skip
+    client = make_client(server=limited, corp_id="wwlimited", secret="s1")
     for _ in range(3):
         assert client.get_follow_user_list()["follow_user"] == ["u1"]
     with pytest.raises(e.WeComRateLimited) as info:
@@ -136,12 +139,14 @@ def test_debug_flag_lowers_the_limit_to_five_a_minute(http, sim, client):
 def test_concurrency_limit_answers_45033(http, make_sim, corp):
     slow = make_sim(max_concurrency=1, api_latency=0.4)
     state.create_corp(slow.store, name="慢", corp_id="wwslow", contact_secret="s1")
-    token = http.get(slow.api_base + "gettoken", params={"corpid": "wwslow", "corpsecret": "s1"}).json()["access_token"]
+    token = http.get(slow.api_base + "gettoken", params={"corpid": "wwslow", "corpsecret": "s1"}).json()[
+        "access_token"
+    ]
     codes = []
 
     def call():
-        codes.append(httpx.get(slow.api_base + "externalcontact/get_follow_user_list",
-                               params={"access_token": token}, timeout=5).json()["errcode"])  # fmt: skip
+        codes.append(http.get(slow.api_base + "externalcontact/get_follow_user_list",
+                              params={"access_token": token}, timeout=5).json()["errcode"])  # fmt: skip
 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
@@ -158,13 +163,18 @@ def test_injected_fault_is_answered_then_cleared(sim, corp, client, sleeps):
 
 
 def test_api_path_without_cgi_bin_prefix_is_accepted(http, sim, corp):
-    body = http.get(sim.url + "/gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret}).json()
+    body = http.get(
+        sim.url + "/gettoken", params={"corpid": corp.corp_id, "corpsecret": corp.contact_secret}
+    ).json()
     assert body["errcode"] == 0
 
 
 def test_organisation_endpoints(client):
     departments = client.department_list()["department"]
-    assert [(d["id"], d["name"], d["parentid"]) for d in departments] == [(1, "测试企业", 0), (2, "销售部", 1)]
+    assert [(d["id"], d["name"], d["parentid"]) for d in departments] == [
+        (1, "测试企业", 0),
+        (2, "销售部", 1),
+    ]
     assert [d["id"] for d in client.department_list(department_id=2)["department"]] == [2]
     assert [u["userid"] for u in client.user_list(department_id=2)["userlist"]] == ["lisi", "zhangsan"]
     assert [u["userid"] for u in client.user_list(department_id=1, fetch_child=True)["userlist"]] == [

@@ -40,7 +40,9 @@ CHINA = timezone(timedelta(hours=8))
 class Sim:
     """The simulator's state, knobs and a way to wake the callback dispatcher (when one runs in this process)."""
 
-    def __init__(self, store: Store, config: SimConfig | None = None, wake: Callable[[], None] = lambda: None):
+    def __init__(
+        self, store: Store, config: SimConfig | None = None, wake: Callable[[], None] = lambda: None
+    ):
         self.store, self.config, self.wake = store, config or SimConfig(), wake
 
     def now(self) -> float:
@@ -59,7 +61,9 @@ def _employee(db: sqlite3.Connection, corp_id: str, userid: str, *, active: bool
     return row
 
 
-def ensure_contact(db: sqlite3.Connection, corp_id: str, union: str, name: str, now: float, gender: int = 0) -> str:
+def ensure_contact(
+    db: sqlite3.Connection, corp_id: str, union: str, name: str, now: float, gender: int = 0
+) -> str:
     """The corp's external_userid for a WeChat user (created on first sight; the name follows the user)."""
     db.execute("INSERT INTO wechat_users (unionid, name, gender) VALUES (?, ?, ?) "
                "ON CONFLICT(unionid) DO UPDATE SET name = excluded.name", (union, name, gender))  # fmt: skip
@@ -158,7 +162,9 @@ def scan(
             params.append(corp_id)
         ways = db.execute(sql + " ORDER BY created_at DESC", params).fetchall()
         if not ways:
-            raise ActionError(f"no contact way with {'config_id ' + config_id if config_id else 'state ' + repr(state)}")
+            raise ActionError(
+                f"no contact way with {'config_id ' + config_id if config_id else 'state ' + repr(state)}"
+            )
         way = ways[0]
         corp, body = way["corp_id"], loads(way["body"])
         if body.get("is_temp"):
@@ -234,7 +240,9 @@ def delete(
             change = "del_follow_user"
         else:
             db.execute("DELETE FROM follows WHERE corp_id = ? AND userid = ? AND external_userid = ?", key)
-            db.execute("DELETE FROM follow_tags WHERE corp_id = ? AND userid = ? AND external_userid = ?", key)
+            db.execute(
+                "DELETE FROM follow_tags WHERE corp_id = ? AND userid = ? AND external_userid = ?", key
+            )
             change = "del_external_contact"
         xml = events.change_external_contact(
             corp_id, int(now), change, ("UserID", member), ("ExternalUserID", external_userid)
@@ -258,7 +266,18 @@ def record_message(
     cur = db.execute(
         "INSERT INTO messages (corp_id, msgid, kind, sender, receiver, roomid, msgtime, msgtype, payload, archived) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (corp_id, msgid, kind, sender, receiver, roomid, int(now * 1000), msgtype, dumps(payload), int(archived)),
+        (
+            corp_id,
+            msgid,
+            kind,
+            sender,
+            receiver,
+            roomid,
+            int(now * 1000),
+            msgtype,
+            dumps(payload),
+            int(archived),
+        ),
     )
     return int(cur.lastrowid or 0), msgid
 
@@ -284,7 +303,9 @@ def message(
         delivery_id = None
         if archived:
             corp = corp_row(db, corp_id)
-            xml = events.wecom_event(corp_id, int(now), "msgaudit_notify", None, ("AgentID", corp["agent_id"] or 0))
+            xml = events.wecom_event(
+                corp_id, int(now), "msgaudit_notify", None, ("AgentID", corp["agent_id"] or 0)
+            )
             delivery_id = _enqueue(sim, db, corp_id, xml, "msgaudit_notify")
     sim.wake()
     return {"msgid": msgid, "seq": seq, "archived": archived, "delivery": delivery_id,
@@ -314,7 +335,11 @@ def agree(
         delivery_id = None
         if agreed:
             xml = events.change_external_contact(
-                corp_id, int(now), "msg_audit_approved", ("UserID", member), ("ExternalUserID", external_userid)
+                corp_id,
+                int(now),
+                "msg_audit_approved",
+                ("UserID", member),
+                ("ExternalUserID", external_userid),
             )
             delivery_id = _enqueue(sim, db, corp_id, xml, f"msg_audit_approved {member} / {external_userid}")
     sim.wake()
@@ -350,7 +375,11 @@ def tag(
             db.execute("DELETE FROM follow_tags WHERE corp_id = ? AND userid = ? AND external_userid = ? AND tag_id = ?",
                        (*key, tag_id))  # fmt: skip
         xml = events.change_external_contact(
-            corp_id, int(now), "edit_external_contact", ("UserID", member), ("ExternalUserID", external_userid)
+            corp_id,
+            int(now),
+            "edit_external_contact",
+            ("UserID", member),
+            ("ExternalUserID", external_userid),
         )
         delivery_id = _enqueue(sim, db, corp_id, xml, f"edit_external_contact {member} / {external_userid}")
     sim.wake()
@@ -508,7 +537,9 @@ def leave_group(sim: Sim, *, corp_id: str, chat_id: str, external_userid: str) -
 
 
 def _oa(db: sqlite3.Connection, appid: str | None) -> sqlite3.Row:
-    rows = db.execute("SELECT * FROM oa_accounts WHERE appid = ? OR ? = ''", (appid or "", appid or "")).fetchall()
+    rows = db.execute(
+        "SELECT * FROM oa_accounts WHERE appid = ? OR ? = ''", (appid or "", appid or "")
+    ).fetchall()
     if len(rows) != 1:
         raise ActionError("name the official account (appid)" if rows else "no official account")
     return rows[0]
@@ -538,7 +569,9 @@ def follow_oa(
             db.execute("INSERT INTO wechat_users (unionid, name) VALUES (?, ?) ON CONFLICT(unionid) DO UPDATE SET "
                        "name = excluded.name", (union, name or "微信用户"))  # fmt: skip
         openid = ids.openid(app, union)
-        follower = db.execute("SELECT * FROM oa_followers WHERE appid = ? AND openid = ?", (app, openid)).fetchone()
+        follower = db.execute(
+            "SELECT * FROM oa_followers WHERE appid = ? AND openid = ?", (app, openid)
+        ).fetchone()
         scene_value = "" if qr is None else (qr["scene_str"] or str(qr["scene_id"]))
         extra: list[events.Field] = []
         if follower is not None and follower["subscribe"]:
@@ -653,7 +686,9 @@ def _dispatch_broadcast(db: sqlite3.Connection, template: sqlite3.Row, now: floa
                    (status, int(now) if status == 1 else 0, msgid, send["userid"], send["external_userid"],
                     send["chat_id"]))  # fmt: skip
         if status == 1:
-            archived = bool(send["external_userid"]) and archived_for(db, corp, send["userid"], send["external_userid"])
+            archived = bool(send["external_userid"]) and archived_for(
+                db, corp, send["userid"], send["external_userid"]
+            )
             record_message(db, corp_id=corp, kind="broadcast", sender=send["userid"],
                            receiver=send["external_userid"] or send["chat_id"], now=now, msgtype="text",
                            payload=body.get("text") or {}, archived=archived, roomid=send["chat_id"])  # fmt: skip

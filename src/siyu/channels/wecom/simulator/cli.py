@@ -22,8 +22,14 @@ from siyu.channels.wecom.simulator.errors import ActionError
 from siyu.channels.wecom.simulator.store import Store
 
 
+def say(text: str, *, stream: Any = None) -> None:
+    out = stream or sys.stdout
+    out.write(text + "\n")
+    out.flush()
+
+
 def _print(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    say(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def _serve(args: argparse.Namespace, store: Store) -> int:
@@ -37,7 +43,7 @@ def _serve(args: argparse.Namespace, store: Store) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"WeCom simulator on {server.url}/  (API base {server.api_base}, state {store.path})", flush=True)
+    say(f"WeCom simulator on {server.url}/  (API base {server.api_base}, state {store.path})")
     server.run()
     return 0
 
@@ -50,30 +56,30 @@ def _seed_demo(args: argparse.Namespace, sim: Sim) -> int:
         return 0
     corp, oa = data["corp"], data["official_account"]
     api_base = args.api_base
-    print(f"""WeCom corp        {corp['name']}
-  corp id         {corp['corp_id']}
-  callback Token  {corp['token']}
-  EncodingAESKey  {corp['aes_key']}
-  contact secret  {corp['contact_secret']}
-  app AgentId     {corp['agent_id']}
-  app secret      {corp['agent_secret']}
-  archive secret  {corp['msgaudit_secret']}
-  callback URL    {corp['callback_url'] or '(not set)'}
-  employees       {', '.join(data['employees'])}
-Official account  {oa['name']}
-  AppID           {oa['appid']}
-  AppSecret       {oa['secret']}
-  Token           {oa['token']}
-  EncodingAESKey  {oa['aes_key']}
-  original id     {oa['original_id']}
-  callback URL    {oa['callback_url'] or '(not set)'}
+    say(f"""WeCom corp        {corp["name"]}
+  corp id         {corp["corp_id"]}
+  callback Token  {corp["token"]}
+  EncodingAESKey  {corp["aes_key"]}
+  contact secret  {corp["contact_secret"]}
+  app AgentId     {corp["agent_id"]}
+  app secret      {corp["agent_secret"]}
+  archive secret  {corp["msgaudit_secret"]}
+  callback URL    {corp["callback_url"] or "(not set)"}
+  employees       {", ".join(data["employees"])}
+Official account  {oa["name"]}
+  AppID           {oa["appid"]}
+  AppSecret       {oa["secret"]}
+  Token           {oa["token"]}
+  EncodingAESKey  {oa["aes_key"]}
+  original id     {oa["original_id"]}
+  callback URL    {oa["callback_url"] or "(not set)"}
 
 Connect Siyu:
-  siyu wecom add-corp --org ORG --corp-id {corp['corp_id']} --token {corp['token']} \\
-      --aes-key {corp['aes_key']} --secret {corp['contact_secret']} \\
-      --agent-id {corp['agent_id']} --agent-secret {corp['agent_secret']} --api-base {api_base}
+  siyu wecom add-corp --org ORG --corp-id {corp["corp_id"]} --token {corp["token"]} \\
+      --aes-key {corp["aes_key"]} --secret {corp["contact_secret"]} \\
+      --agent-id {corp["agent_id"]} --agent-secret {corp["agent_secret"]} --api-base {api_base}
 then register the callback URL it prints:
-  siyu wecom-sim set-callback --corp-id {corp['corp_id']} --url CALLBACK_URL --verify""")
+  siyu wecom-sim set-callback --corp-id {corp["corp_id"]} --url CALLBACK_URL --verify""")
     return 0
 
 
@@ -107,16 +113,18 @@ def _status(args: argparse.Namespace, sim: Sim) -> int:
     if args.json:
         _print(data)
         return 0
-    print(f"time {data['time']}")
+    say(f"time {data['time']}")
     for corp in data["corps"]:
-        print(f"corp {corp['corp_id']} {corp['name']}  callback {corp['callback_url'] or '(not set)'}")
+        say(f"corp {corp['corp_id']} {corp['name']}  callback {corp['callback_url'] or '(not set)'}")
     for oa in data["official_accounts"]:
-        print(f"official account {oa['appid']} {oa['name']}  callback {oa['callback_url'] or '(not set)'}")
-    print(f"employees {data['employees']}  external contacts {data['external_contacts']}  follows {data['follows']}  "
-          f"contact ways {data['contact_ways']}  groups {data['group_chats']}  OA followers {data['oa_followers']}")
-    print("deliveries " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "none"))
+        say(f"official account {oa['appid']} {oa['name']}  callback {oa['callback_url'] or '(not set)'}")
+    say(
+        f"employees {data['employees']}  external contacts {data['external_contacts']}  follows {data['follows']}  "
+        f"contact ways {data['contact_ways']}  groups {data['group_chats']}  OA followers {data['oa_followers']}"
+    )
+    say("deliveries " + (", ".join(f"{k} {v}" for k, v in sorted(data["deliveries"].items())) or "none"))
     for d in data["recent_deliveries"]:
-        print(f"  #{d['id']:<5} {d['status']:<9} tries {d['attempts']}  {d['summary']}  {d['log']}")
+        say(f"  #{d['id']:<5} {d['status']:<9} tries {d['attempts']}  {d['summary']}  {d['log']}")
     return 0
 
 
@@ -193,8 +201,12 @@ ACTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]], Runn
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="siyu wecom-sim", description="A local WeCom + official-account simulator.")
-    root.add_argument("--state-file", default=None, help="state file (default $SIYU_VAR_DIR/wecom-sim.sqlite3)")
+    root = argparse.ArgumentParser(
+        prog="siyu wecom-sim", description="A local WeCom + official-account simulator."
+    )
+    root.add_argument(
+        "--state-file", default=None, help="state file (default $SIYU_VAR_DIR/wecom-sim.sqlite3)"
+    )
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the simulator's server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -214,11 +226,15 @@ def parser() -> argparse.ArgumentParser:
         add.add_argument(flag, default=None)
     add.add_argument("--agent-id", type=int, default=1000002)
     add.add_argument("--callback-url", default="")
-    callback = sub.add_parser("set-callback", help="set (and --verify) a corp's or official account's callback URL")
+    callback = sub.add_parser(
+        "set-callback", help="set (and --verify) a corp's or official account's callback URL"
+    )
     callback.add_argument("--corp-id", default=None)
     callback.add_argument("--appid", default=None)
     callback.add_argument("--url", required=True)
-    callback.add_argument("--verify", action="store_true", help="GET the URL with an encrypted echostr, like WeCom")
+    callback.add_argument(
+        "--verify", action="store_true", help="GET the URL with an encrypted echostr, like WeCom"
+    )
     status = sub.add_parser("status", help="counts and the delivery log")
     status.add_argument("--json", action="store_true")
     for name, (help_text, arguments, _) in ACTIONS.items():
@@ -237,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args, store)
         commands: dict[str, Callable[[argparse.Namespace, Sim], int]] = {
-            "seed-demo": _seed_demo, "add-corp": _add_corp, "set-callback": _set_callback, "status": _status}
+            "seed-demo": _seed_demo,
+            "add-corp": _add_corp,
+            "set-callback": _set_callback,
+            "status": _status,
+        }
         if args.command in commands:
             return commands[args.command](args, sim)
         _print(ACTIONS[args.command][2](args, sim))
         return 0
     except (ActionError, CallbackCryptoError) as exc:
-        print(f"wecom-sim: {exc}", file=sys.stderr)
+        say(f"wecom-sim: {exc}", stream=sys.stderr)
         return 2
     finally:
         store.close()

@@ -42,9 +42,15 @@ def html(title: str, body: str, flash: str = "") -> bytes:
 
 
 def form(action: str, fields: dict[str, Any], inner: str, *, label: str = "", cls: str = "inline") -> str:
-    hidden = "".join(f'<input type="hidden" name="{e(k)}" value="{e(val)}">' for k, val in fields.items() if val is not None)
+    hidden = "".join(
+        f'<input type="hidden" name="{e(k)}" value="{e(val)}">'
+        for k, val in fields.items()
+        if val is not None
+    )
     button = f'<button type="submit">{e(label)}</button>' if label else ""
-    return f'<form method="post" action="/sim/action/{e(action)}" class="{cls}">{hidden}{inner}{button}</form>'
+    return (
+        f'<form method="post" action="/sim/action/{e(action)}" class="{cls}">{hidden}{inner}{button}</form>'
+    )
 
 
 def text_input(name: str, placeholder: str, value: str = "", size: int = 12) -> str:
@@ -105,13 +111,17 @@ def corp_section(sim: Sim, corp: Any) -> str:
     for way in store.all("SELECT * FROM contact_ways WHERE corp_id = ? ORDER BY created_at DESC", cid):
         body = loads(way["body"]) or {}
         users = actions.contact_way_users(store.conn(), cid, body)
-        buttons = "".join(f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users)
+        buttons = "".join(
+            f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users
+        )
         scan = form("scan", {"config_id": way["config_id"], "corp_id": cid},
                     text_input("name", "customer name", "张三", 8) + text_input("unionid", "unionid (optional)", "", 14)
                     + buttons)  # fmt: skip
         rows.append([f'<a href="/sim/contact-way/{e(way["config_id"])}">{e(way["state"] or "(no state)")}</a>',
                      e(body.get("remark", "")), e(", ".join(users)), scan])  # fmt: skip
-    out.append("<h3>Contact ways (联系我)</h3>" + table(["state", "remark", "members", "a WeChat user scans"], rows))
+    out.append(
+        "<h3>Contact ways (联系我)</h3>" + table(["state", "remark", "members", "a WeChat user scans"], rows)
+    )
     out.append(customers_table(sim, cid))
     groups = store.all("SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.corp_id = g.corp_id AND "
                        "m.chat_id = g.chat_id) AS members FROM group_chats g WHERE corp_id = ? ORDER BY create_time", cid)  # fmt: skip
@@ -135,7 +145,9 @@ def corp_section(sim: Sim, corp: Any) -> str:
     out.append("<h3>Messages</h3>" + table(["seq", "time", "kind", "from → to", "content", "archived"], [
         [e(m["seq"]), e(actions.utc(m["msgtime"] / 1000)), e(m["kind"]), e(f"{m['sender']} → {m['receiver']}"),
          f"<code>{e(m['payload'])}</code>", e("yes" if m["archived"] else "")] for m in messages]))  # fmt: skip
-    app_messages = store.all("SELECT * FROM app_messages WHERE corp_id = ? ORDER BY created_at DESC LIMIT 20", cid)
+    app_messages = store.all(
+        "SELECT * FROM app_messages WHERE corp_id = ? ORDER BY created_at DESC LIMIT 20", cid
+    )
     out.append("<h3>App messages (message/send)</h3>" + table(["time", "to", "type", "content"], [
         [e(actions.utc(m["created_at"])), e(m["touser"]), e(m["msgtype"]), f"<code>{e(m['payload'])}</code>"]
         for m in app_messages]) + "</section>")  # fmt: skip
@@ -144,7 +156,9 @@ def corp_section(sim: Sim, corp: Any) -> str:
 
 def customers_table(sim: Sim, cid: str) -> str:
     store = sim.store
-    groups = store.all("SELECT chat_id, name FROM group_chats WHERE corp_id = ? AND status = 0 ORDER BY name", cid)
+    groups = store.all(
+        "SELECT chat_id, name FROM group_chats WHERE corp_id = ? AND status = 0 ORDER BY name", cid
+    )
     oas = store.all("SELECT appid, name FROM oa_accounts ORDER BY created_at")
     rows = []
     follows = store.all(
@@ -170,7 +184,9 @@ def customers_table(sim: Sim, cid: str) -> str:
         status = "customer deleted the employee" if f["customer_deleted"] else "friends"
         rows.append([f"{e(f['name'])}<br><code>{e(f['external_userid'])}</code>", e(f["userid"]), e(f["state"]),
                      e(f["tag_names"] or ""), e(status), " ".join(buttons)])  # fmt: skip
-    return "<h3>Customers</h3>" + table(["customer", "employee", "state", "tags", "relation", "actions"], rows)
+    return "<h3>Customers</h3>" + table(
+        ["customer", "employee", "state", "tags", "relation", "actions"], rows
+    )
 
 
 def oa_section(sim: Sim, oa: Any) -> str:
@@ -219,7 +235,9 @@ def contact_way_page(sim: Sim, config_id: str, base_url: str, fmt: str) -> Respo
         return "200 OK", "image/svg+xml", segno.make(url, error="m").svg_inline(scale=6).encode(), []
     body = loads(way["body"]) or {}
     users = actions.contact_way_users(sim.store.conn(), way["corp_id"], body)
-    buttons = "".join(f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users)
+    buttons = "".join(
+        f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users
+    )
     inner = (f"<h2>Contact way {e(way['state'] or config_id)}</h2>{qr_svg(url)}"
              f"<p>corp {e(way['corp_id'])} · remark {e(body.get('remark', ''))} · members {e(', ')}{e(', '.join(users))}</p>"
              + form("scan", {"config_id": config_id, "corp_id": way["corp_id"]},
@@ -247,7 +265,9 @@ def oa_qr_page(sim: Sim, ticket: str, base_url: str, fmt: str = "") -> Response:
 
 
 def _fields(raw: bytes) -> dict[str, str]:
-    return {k: v[0].strip() for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    return {
+        k: v[0].strip() for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()
+    }
 
 
 def _opt(fields: dict[str, str], name: str) -> str | None:
@@ -322,7 +342,9 @@ def status(sim: Sim) -> dict[str, Any]:
     """Counts and the latest deliveries (also ``siyu wecom-sim status``)."""
     store = sim.store
     count = lambda sql: store.one(sql)[0]  # noqa: E731
-    by_status = {r["status"]: r["n"] for r in store.all("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")}
+    by_status = {
+        r["status"]: r["n"] for r in store.all("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+    }
     return {
         "time": actions.utc(sim.now()),
         "corps": [{"corp_id": r["corp_id"], "name": r["name"], "callback_url": r["callback_url"]}
@@ -345,9 +367,16 @@ def route(sim: Sim, method: str, path: str, query: dict[str, str], raw: bytes, b
     if path == "/" and method == "GET":
         return "200 OK", "text/html; charset=utf-8", index(sim, query.get("msg", "")), []
     if path == "/sim/status.json":
-        return "200 OK", "application/json; charset=utf-8", json.dumps(status(sim), ensure_ascii=False).encode(), []
+        return (
+            "200 OK",
+            "application/json; charset=utf-8",
+            json.dumps(status(sim), ensure_ascii=False).encode(),
+            [],
+        )
     if path.startswith("/sim/contact-way/"):
-        return contact_way_page(sim, path.removeprefix("/sim/contact-way/"), base_url, query.get("format", ""))
+        return contact_way_page(
+            sim, path.removeprefix("/sim/contact-way/"), base_url, query.get("format", "")
+        )
     if path.startswith("/sim/oa/qr/"):
         return oa_qr_page(sim, path.removeprefix("/sim/oa/qr/"), base_url, query.get("format", ""))
     if path == "/cgi-bin/showqrcode" and query.get("ticket"):

@@ -31,7 +31,9 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 
 
-def seed_demo(sim: Sim, *, callback_url: str = "", oa_callback_url: str = "", corp_id: str | None = None) -> dict[str, Any]:
+def seed_demo(
+    sim: Sim, *, callback_url: str = "", oa_callback_url: str = "", corp_id: str | None = None
+) -> dict[str, Any]:
     """Create the demo corp and official account once; later calls return the same credentials (and update the
     callback URLs when given)."""
     store = sim.store
@@ -69,7 +71,9 @@ def seed_demo(sim: Sim, *, callback_url: str = "", oa_callback_url: str = "", co
     oa = store.one("SELECT * FROM oa_accounts WHERE name = ?", DEMO_OA)
     return {
         "corp": corp.__dict__,
-        "official_account": {k: oa[k] for k in ("appid", "name", "secret", "token", "aes_key", "original_id", "callback_url")},
+        "official_account": {
+            k: oa[k] for k in ("appid", "name", "secret", "token", "aes_key", "original_id", "callback_url")
+        },
         "employees": [userid for userid, *_ in EMPLOYEES],
     }
 

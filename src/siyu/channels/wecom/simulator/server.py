@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from siyu.channels.wecom.simulator import oa_api, pages, wecom_api  # noqa: F401  (registers the endpoints)
+from siyu.channels.wecom.simulator import pages
 from siyu.channels.wecom.simulator.actions import Sim, tick
+from siyu.channels.wecom.simulator.api import contacts, groups, messaging, oa, org, tags  # noqa: F401  (registration)
 from siyu.channels.wecom.simulator.config import SimConfig
 from siyu.channels.wecom.simulator.delivery import Dispatcher
 from siyu.channels.wecom.simulator.dispatch import REGISTRY, Call, Limits, handle
@@ -72,7 +73,9 @@ def make_app(sim: Sim, limits: Limits) -> Callable[[dict[str, Any], StartRespons
     def app(environ: dict[str, Any], start: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+        query = {
+            k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()
+        }
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY:
             return _respond(start, "413 Payload Too Large", b"too large", "text/plain")

@@ -42,7 +42,9 @@ def only_corp(store: Store, corp_id: str | None) -> str:
         return corp_id
     rows = store.all("SELECT corp_id FROM corps ORDER BY created_at")
     if len(rows) != 1:
-        raise ActionError("name the corp with --corp-id" if rows else "no corp yet: run seed-demo or add-corp")
+        raise ActionError(
+            "name the corp with --corp-id" if rows else "no corp yet: run seed-demo or add-corp"
+        )
     return rows[0]["corp_id"]
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from siyu.channels.wecom.simulator import delivery, events, ids
+from siyu.channels.wecom.simulator.api.common import as_int, db, issue_token, need
 from siyu.channels.wecom.simulator.dispatch import OA, REGISTRY, Call
 from siyu.channels.wecom.simulator.errors import ApiError
 from siyu.channels.wecom.simulator.store import dumps
-from siyu.channels.wecom.simulator.wecom_api import as_int, db, issue_token, need
 
 api = REGISTRY.add
 QR_TEMP_DEFAULT, QR_TEMP_MAX = 60, 2_592_000  # seconds (30 days)
@@ -34,7 +34,11 @@ def token(call: Call) -> dict[str, Any]:
 
 
 def _follower(call: Call, openid: str):
-    row = db(call).execute("SELECT * FROM oa_followers WHERE appid = ? AND openid = ?", (call.account, openid)).fetchone()
+    row = (
+        db(call)
+        .execute("SELECT * FROM oa_followers WHERE appid = ? AND openid = ?", (call.account, openid))
+        .fetchone()
+    )
     if row is None:
         raise ApiError(40003, "invalid openid")
     return row
@@ -81,7 +85,11 @@ def template_send(call: Call) -> dict[str, Any]:
 def qrcode_create(call: Call) -> dict[str, Any]:
     body = call.body
     action = body.get("action_name")
-    scene = ((body.get("action_info") or {}).get("scene") or {}) if isinstance(body.get("action_info"), dict) else {}
+    scene = (
+        ((body.get("action_info") or {}).get("scene") or {})
+        if isinstance(body.get("action_info"), dict)
+        else {}
+    )
     scene_id, scene_str = 0, ""
     if action in ("QR_SCENE", "QR_LIMIT_SCENE"):
         scene_id = as_int(scene.get("scene_id"), "scene_id")
@@ -124,7 +132,9 @@ def user_get(call: Call) -> dict[str, Any]:
     """Followers' openids, 10 000 per page after ``next_openid``."""
     after = call.q("next_openid")
     conn = db(call)
-    total = conn.execute("SELECT COUNT(*) FROM oa_followers WHERE appid = ? AND subscribe = 1", (call.account,)).fetchone()[0]
+    total = conn.execute(
+        "SELECT COUNT(*) FROM oa_followers WHERE appid = ? AND subscribe = 1", (call.account,)
+    ).fetchone()[0]
     rows = conn.execute("SELECT openid FROM oa_followers WHERE appid = ? AND subscribe = 1 AND openid > ? ORDER BY openid "
                         "LIMIT 10000", (call.account, after)).fetchall()  # fmt: skip
     openids = [r["openid"] for r in rows]
