@@ -80,7 +80,14 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "worker": worker, "run": run}
+def wecom_sim(argv: list[str]) -> int:
+    """The WeCom + official-account simulator (its own process and state file, no Django)."""
+    from siyu.channels.wecom.simulator.cli import main as sim_main
+
+    return sim_main(argv)
+
+
+COMMANDS = {"serve": serve, "worker": worker, "run": run, "wecom-sim": wecom_sim}
 ALIASES = {"check": "siyu_check"}  # Django's own check stays reachable as `siyu django-check`
 
 
