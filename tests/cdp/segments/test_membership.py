@@ -183,3 +183,21 @@ def test_refresh_is_idempotent_and_ignores_other_organisations(system, admin_act
         assert membership.refresh_profiles(system, [p.pk]).total == 0
     assert outbox() == [("SegmentEntered", seg.pk, p.pk)]
     assert Segment.objects.get(pk=seg.pk).member_count == 1
+
+
+def test_the_daily_task_lets_members_go_when_their_window_has_passed(system, admin_actor, make_profile, did,
+                                                                   time_machine):
+    from siyu.cdp.segments import tasks
+
+    time_machine.move_to(NOW, tick=False)
+    p = make_profile("a")
+    did(p, "Product Viewed", [0])
+    with transaction.atomic():
+        seg = services.create_segment(actor=admin_actor, name="this week", rules={
+            "type": "event", "name": "Product Viewed", "within_days": 7})
+    assert tasks.recompute_all.call_local() == 0
+    time_machine.move_to(NOW + dt.timedelta(days=7), tick=False)
+    assert tasks.recompute_all.call_local() == 1
+    assert outbox() == [("SegmentExited", seg.pk, p.pk)]
+    assert Segment.objects.get(pk=seg.pk).member_count == 0
+    assert tasks.recompute.call_local(system.org_id, seg.pk) == 0

@@ -29,7 +29,7 @@ from siyu.kernel.actor import Actor
 from siyu.kernel.errors import ValidationFailed
 
 from ..models import Profile, ProfileStatus, Segment, SegmentMembership
-from .compiler import Compiler
+from .compiler import Compiler, tune_session
 from .events import SegmentEntered, SegmentExited
 from .rules import Node, Validator
 
@@ -83,6 +83,7 @@ def refresh_profiles(actor: Actor, profile_ids: Iterable[int], *, now: dt.dateti
         return changes
     now = now or clock.now()
     system = Actor.system(actor.org_id)
+    tune_session()
     for lo in range(0, len(ids), CHUNK):
         chunk = ids[lo: lo + CHUNK]
         matching = _evaluate(system, segments, chunk, now)
@@ -161,6 +162,7 @@ def recompute_segment(actor: Actor, segment: Segment, node: Node, *, emit: bool,
     same path as :func:`refresh_profiles`, so each change emits its event."""
     now = now or clock.now()
     system = Actor.system(actor.org_id)
+    tune_session()
     target = Compiler(system, now=now).profiles(node)
     members = SegmentMembership.objects.filter(segment=segment)
     missing = target.filter(~Exists(members.filter(profile_id=OuterRef("pk"))))

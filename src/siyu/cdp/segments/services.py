@@ -21,7 +21,7 @@ from siyu.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationF
 
 from ..models import Persona, Profile, Segment, SegmentSnapshot
 from . import membership, selectors, snapshots
-from .compiler import Compiler
+from .compiler import Compiler, tune_session
 from .rules import EVERYONE, Validator, to_wire
 
 SEGMENT_FIELDS = ("name", "description", "rules", "is_active")
@@ -142,6 +142,7 @@ def preview_segment(*, actor: Actor, rules: Mapping[str, Any], sample: int = 0) 
     _require(actor, "cdp.segment.read")
     node = Validator(actor).parse(rules)
     started = time.perf_counter()
+    tune_session()
     qs = Compiler(actor, now=clock.now()).profiles(node, base=Profile.objects.visible_to(actor))
     count = qs.count()
     rows = list(qs.order_by("-pk")[:sample]) if sample else []

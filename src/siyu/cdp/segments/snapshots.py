@@ -14,7 +14,7 @@ from siyu.kernel import clock
 from siyu.kernel.actor import Actor
 
 from ..models import Segment, SegmentSnapshot, SegmentSnapshotMember
-from .compiler import Compiler
+from .compiler import Compiler, tune_session
 from .rules import Group, Node, Validator
 
 
@@ -28,6 +28,7 @@ def take(actor: Actor, segment: Segment, *, label: str = "", consent_purpose: st
         consent = validator.parse({"type": "consent", "purpose": consent_purpose, "channel": channel},
                                   path="consent")
         node = Group("and", (node, consent))
+    tune_session()
     snapshot = SegmentSnapshot.objects.create(org_id=actor.org_id, segment=segment, purpose=label[:120])
     target = Compiler(system, now=clock.now()).profiles(node).values(pid=F("pk"))
     sql, params = target.query.sql_with_params()
