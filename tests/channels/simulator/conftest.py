@@ -77,6 +77,11 @@ def receiver():
         def log_message(self, *args):
             pass
 
+        def do_GET(self):  # URL verification: answers 200 with an empty body (not the echostr)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             parts = urlsplit(self.path)
