@@ -11,6 +11,8 @@ from siyu.iam.models import Department, Role
 from siyu.iam.selectors import actor_for_membership
 from siyu.kernel.actor import Actor, DataScope
 
+PASSWORD = "correct horse battery staple"
+
 
 @dataclass
 class Team:
@@ -42,12 +44,12 @@ def team(org, admin_actor) -> Team:
     south = iam.add_department(actor=admin_actor, name="华南", parent=sales)
     rep_role = Role.objects.get(org=org, name="Sales rep")
     mgr_role = Role.objects.get(org=org, name="Sales manager")
-    manager = iam.add_member(actor=admin_actor, email="li.na@acme.example", name="李娜", password="x" * 12,
+    manager = iam.add_member(actor=admin_actor, email="li.na@acme.example", name="李娜", password=PASSWORD,
                              department=east, roles=[mgr_role])
-    reps = [iam.add_member(actor=admin_actor, email=f"rep{i}@acme.example", name=name, password="x" * 12,
+    reps = [iam.add_member(actor=admin_actor, email=f"rep{i}@acme.example", name=name, password=PASSWORD,
                            department=east, roles=[rep_role])
             for i, name in enumerate(["张敏", "刘洋", "王芳"])]
-    south_rep = iam.add_member(actor=admin_actor, email="yang.lei@acme.example", name="杨磊", password="x" * 12,
+    south_rep = iam.add_member(actor=admin_actor, email="yang.lei@acme.example", name="杨磊", password=PASSWORD,
                                department=south, roles=[rep_role])
     iam.update_department(actor=admin_actor, department_id=east.pk, changes={"manager_id": manager.user_id})
     return Team(org, admin_actor, root, east, south, manager, reps, south_rep)

@@ -74,7 +74,8 @@ def visible_activity(actor: Actor, activity_id: Any, *, for_update: bool = False
 
 
 def create_activity(*, actor: Actor, data: dict[str, Any]) -> Activity:
-    """Log a follow-up or a visit, or create a task, about a lead, an opportunity or a customer."""
+    """Log a follow-up or a visit, or create a task, about a lead, an opportunity or a customer (or none: a
+    personal task or note). A lead's customer is its profile; an opportunity's its contact or account."""
     require(actor, "sales.activity.create")
     data = dict(data)
     kind = data.pop("kind", None)
@@ -99,8 +100,6 @@ def create_activity(*, actor: Actor, data: dict[str, Any]) -> Activity:
             profile = cdp_profiles.visible_profile(actor, profile_id)
         except (NotFound, Conflict):
             raise ValidationFailed("no such customer", fields={"profile_id": ["no such customer"]}) from None
-    if lead is None and opp is None and profile is None:
-        raise ValidationFailed("about what?", fields={"lead_id": ["give a lead, an opportunity or a customer"]})
     owner_id, department_id = actor.user_id, actor.department_id
     if data.get("owner_id") not in (None, "", actor.user_id):
         require(actor, "sales.lead.assign")

@@ -192,3 +192,10 @@ def visible_job(actor: Actor, job_id: Any) -> BulkJob:
                        and not actor.can("sales.lead.bulk")):
         raise NotFound("not found")
     return job
+
+
+def visible_jobs(actor: Actor):
+    qs = BulkJob.objects.in_org(actor).order_by("-id")
+    if actor.is_admin or actor.is_system or actor.can("sales.lead.bulk"):
+        return qs
+    return qs.filter(created_by_id=actor.user_id)
