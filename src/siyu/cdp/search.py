@@ -133,11 +133,23 @@ class _ILike(Lookup):
     """``name ILIKE pattern`` without Django's ``UPPER()`` wrapping, so the trigram index on the column serves."""
 
     lookup_name = "siyu_ilike"
+    operator = "ILIKE"
 
     def as_sql(self, compiler, conn):
         lhs, lhs_params = self.process_lhs(compiler, conn)
         rhs, rhs_params = self.process_rhs(compiler, conn)
-        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} {self.operator} {rhs}", [*lhs_params, *rhs_params]
+
+
+class _Like(_ILike):
+    """Case-sensitive: Chinese has no case, and LIKE skips the per-row case folding ILIKE pays."""
+
+    lookup_name = "siyu_like"
+    operator = "LIKE"
+
+
+def _pattern(q: str, pattern: str):
+    return (_Like if _has_cjk(q) else _ILike)(F("name"), pattern)
 
 
 def _like_escape(text: str) -> str:
@@ -147,10 +159,10 @@ def _like_escape(text: str) -> str:
 def _pg_name_condition(q: str) -> Q:
     text = _like_escape(q)
     if len(q) >= 3:
-        return Q(_ILike(F("name"), f"%{text}%"))
+        return Q(_pattern(q, f"%{text}%"))
     if len(q) == 2:
-        return Q(_ILike(F("name"), f"{text}%")) | Q(_ILike(F("name"), f"%{text}"))
-    return Q(_ILike(F("name"), f"{text}%"))
+        return Q(_pattern(q, f"{text}%")) | Q(_pattern(q, f"%{text}"))
+    return Q(_pattern(q, f"{text}%"))
 
 
 def name_matches(qs: QuerySet, q: str) -> QuerySet:
@@ -166,10 +178,38 @@ def name_matches(qs: QuerySet, q: str) -> QuerySet:
         prefix = Q(name__istartswith=q)
     else:
         qs = qs.filter(_pg_name_condition(q))
-        prefix = Q(_ILike(F("name"), f"{_like_escape(q)}%"))
+        prefix = Q(_pattern(q, f"{_like_escape(q)}%"))
     rank = Case(When(name__iexact=q, then=Value(0)), When(prefix, then=Value(1)), default=Value(2),
                 output_field=IntegerField())
     return qs.annotate(_rank=rank, _len=Length("name")).order_by("_rank", "_len", "-pk")
+
+
+def best_name_matches(qs: QuerySet, q: str, *, limit: int = 20) -> list[Profile]:
+    """The ``limit`` best name matches, ranked as :func:`name_matches` ranks them.
+
+    On PostgreSQL the ranking is applied to a bounded candidate set rather than to every match: a surname
+    matches about one profile in a hundred, and sorting ten thousand rows to show twenty would cost more than the
+    search itself. Exact names (the (org, name) b-tree), then up to ``limit`` names starting with the query, then
+    up to ``limit`` other matches (both through the trigram index, unordered so the scan stops early)."""
+    q = _fold(q)[:MAX_QUERY]
+    if not q:
+        return []
+    if uses_fts():
+        return list(name_matches(qs, q)[:limit])
+    exact = list(qs.filter(name=q).order_by("-pk")[:limit])
+    seen = {p.pk for p in exact}
+    text = _like_escape(q)
+    prefix = [p for p in qs.filter(_pattern(q, f"{text}%")).order_by()[: limit + len(exact)] if p.pk not in seen]
+    seen |= {p.pk for p in prefix}
+    rest: list[Profile] = []
+    if len(exact) + len(prefix) < limit and len(q) >= 2:
+        cond = _pattern(q, f"%{text}%" if len(q) >= 3 else f"%{text}")
+        rest = [p for p in qs.filter(cond).order_by()[: limit + len(seen)] if p.pk not in seen]
+
+    def order(rows: list[Profile]) -> list[Profile]:
+        return sorted(rows, key=lambda p: (len(p.name), -p.pk))
+
+    return (exact + order(prefix) + order(rest))[:limit]
 
 
 # --- exact search through the blind index ---------------------------------------------------------------------

@@ -147,7 +147,7 @@ def search_profiles(actor: Actor, q: str, *, limit: int = 20) -> tuple[str, list
         found = list(search.profiles_with(active_profiles(actor), actor, exact).order_by("-pk")[:limit])
         if found:
             return "exact", found
-    return "name", list(search.name_matches(active_profiles(actor), q)[:limit])
+    return "name", search.best_name_matches(active_profiles(actor), q, limit=limit)
 
 
 # --- tags, consent, lifecycle, timeline ---------------------------------------------------------------------------
