@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import respx
 
 from siyu.channels.wecom import corps, sync, tags
 from siyu.channels.wecom.models import Corp, ExternalContact, FollowRelation, LiveCode, SyncRun
@@ -16,24 +15,12 @@ from siyu.kernel.actor import Actor
 BASE = "/api/v1/channels/wecom"
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(corps, "client_options", {"sleep": lambda s: None})
-
-
 @pytest.fixture
 def fake():
     f = FakeWeCom()
     f.add_employee("zhangsan", "张三")
     f.add_tag_group("等级", ["VIP"])
     return f
-
-
-@pytest.fixture
-def api(fake):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.route(host="wecom.test").mock(side_effect=fake.handle)
-        yield mock
 
 
 @pytest.fixture

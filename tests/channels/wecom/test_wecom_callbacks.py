@@ -9,7 +9,6 @@ import time
 from urllib.parse import quote, urlencode
 
 import pytest
-import respx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.test import Client
 
@@ -22,30 +21,9 @@ from siyu.channels.wecom.models import (
     LiveCodeDailyStat,
     SyncRun,
 )
-from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom, signed_post
+from siyu.channels.wecom.testing import AES_KEY, TOKEN, signed_post
 from siyu.channels.wxcrypto import WXBizMsgCrypt, decode_aes_key, pkcs7_pad
-from siyu.kernel import outbox
 from siyu.kernel.actor import Actor
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(corps, "client_options", {"sleep": lambda s: None})
-
-
-@pytest.fixture
-def fake():
-    f = FakeWeCom()
-    f.add_employee("zhangsan", "张三")
-    f.add_employee("lisi", "李四")
-    return f
-
-
-@pytest.fixture
-def api(fake):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.route(host="wecom.test").mock(side_effect=fake.handle)
-        yield mock
 
 
 @pytest.fixture
@@ -54,12 +32,8 @@ def system(org):
 
 
 @pytest.fixture
-def corp(system, fake, api):
-    c = corps.add_corp(actor=system, data={"corp_id": fake.corp_id, "secret": fake.secret, "callback_token": TOKEN,
-                                           "encoding_aes_key": AES_KEY, "api_base": API_BASE, "name": "示例企业"})
-    sync.sync_employees(c)
-    tags.pull_corp_tags(c)
-    return c
+def corp(connect):
+    return connect()
 
 
 @pytest.fixture
@@ -80,11 +54,6 @@ def live_code(system, corp, vip_tag):
 
 def post(client, corp, xml, **kw):
     return signed_post(client, corps.callback_path(corp), xml, corp_id=corp.corp_id, **kw)
-
-
-def drain():
-    while outbox.dispatch_pending():
-        pass
 
 
 def test_url_verification_answers_the_decrypted_echostr(corp):
@@ -116,7 +85,7 @@ def test_unknown_callback_key_is_404(db):
     ("xml", 400, "-40002"),
     ("stale", 400, "stale_timestamp"),
 ])
-def test_every_bad_callback_is_refused_and_nothing_is_stored(corp, fake, tamper, status, code):
+def test_every_bad_callback_is_refused_and_nothing_is_stored(corp, fake, tamper, status, code, drain):
     xml = fake.scan(state="x", external_userid="wo1")
     crypto = WXBizMsgCrypt(token=TOKEN, encoding_aes_key=AES_KEY, receive_id=corp.corp_id)
     key = decode_aes_key(AES_KEY)
@@ -157,7 +126,7 @@ def test_every_bad_callback_is_refused_and_nothing_is_stored(corp, fake, tamper,
     assert ExternalContact.objects.count() == 0
 
 
-def test_a_scan_creates_exactly_one_of_everything_even_when_retried(corp, fake, live_code, vip_tag):
+def test_a_scan_creates_exactly_one_of_everything_even_when_retried(corp, fake, live_code, vip_tag, drain):
     xml = fake.scan(state="store-poster", external_userid="woCustomer1", name="王小明", unionid="oUnion1")
     client = Client()
     first = post(client, corp, xml)
@@ -201,7 +170,7 @@ def test_a_scan_creates_exactly_one_of_everything_even_when_retried(corp, fake, 
     assert len(fake.welcomes) == 1 and TimelineEntry.objects.filter(kind="wecom.contact_added").count() == 1
 
 
-def test_a_delete_before_its_add_leaves_one_deleted_relation_and_no_welcome(corp, fake, live_code):
+def test_a_delete_before_its_add_leaves_one_deleted_relation_and_no_welcome(corp, fake, live_code, drain):
     t0 = int(time.time()) - 60
     add_xml = fake.scan(state="store-poster", external_userid="woLate", name="迟到", at=t0)
     del_xml = fake.customer_deletes(userid="zhangsan", external_userid="woLate", at=t0 + 5)
@@ -220,7 +189,7 @@ def test_a_delete_before_its_add_leaves_one_deleted_relation_and_no_welcome(corp
     assert (stat.adds, stat.deletions, stat.net, stat.retained) == (1, 1, 0, 0)
 
 
-def test_a_readd_after_a_deletion_is_a_new_add(corp, fake, live_code):
+def test_a_readd_after_a_deletion_is_a_new_add(corp, fake, live_code, drain):
     t0 = int(time.time()) - 120
     client = Client()
     post(client, corp, fake.scan(state="store-poster", external_userid="woBack", at=t0))
@@ -236,7 +205,7 @@ def test_a_readd_after_a_deletion_is_a_new_add(corp, fake, live_code):
     assert len(fake.welcomes) == 2
 
 
-def test_a_failing_event_is_recorded_and_retried(corp, fake, live_code):
+def test_a_failing_event_is_recorded_and_retried(corp, fake, live_code, drain):
     fake.fail["externalcontact/get"] = [-1, -1, -1, -1]  # busy beyond the client's in-call retries
     post(Client(), corp, fake.scan(state="store-poster", external_userid="woRetry"))
     drain()
@@ -257,7 +226,7 @@ def test_a_failing_event_is_recorded_and_retried(corp, fake, live_code):
     assert FollowRelation.objects.filter(deleted=False).count() == 1
 
 
-def test_reconcile_repairs_a_dropped_callback(corp, fake, live_code, vip_tag):
+def test_reconcile_repairs_a_dropped_callback(corp, fake, live_code, vip_tag, drain):
     client = Client()
     post(client, corp, fake.scan(state="store-poster", external_userid="woSeen", name="收到"))
     fake.scan(state="store-poster", external_userid="woDropped", name="丢失", unionid="oDropped")  # never posted

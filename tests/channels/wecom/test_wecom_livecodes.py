@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import respx
 import time_machine
 from django.test import Client
 
-from siyu.channels.wecom import corps, livecodes, sync, tasks
+from siyu.channels.wecom import corps, livecodes, tasks
 from siyu.channels.wecom.models import FollowRelation, LiveCode
 from siyu.channels.wecom.rotation import Candidate, in_schedule, target_users
-from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom, signed_post
-from siyu.kernel import outbox
+from siyu.channels.wecom.testing import FakeWeCom, signed_post
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import ValidationFailed
 
@@ -66,11 +64,6 @@ def test_caps_hours_and_backup_staff():
 # --- the service ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(corps, "client_options", {"sleep": lambda s: None})
-
-
 @pytest.fixture
 def fake():
     f = FakeWeCom()
@@ -80,14 +73,8 @@ def fake():
 
 
 @pytest.fixture
-def corp(org, fake):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.route(host="wecom.test").mock(side_effect=fake.handle)
-        c = corps.add_corp(actor=Actor.system(org.pk), data={
-            "corp_id": fake.corp_id, "secret": fake.secret, "callback_token": TOKEN, "encoding_aes_key": AES_KEY,
-            "api_base": API_BASE})
-        sync.sync_employees(c)
-        yield c
+def corp(connect):
+    return connect(corp_tags=False)
 
 
 def test_validation_happens_before_wecom_is_called(corp, fake):
@@ -103,7 +90,7 @@ def test_validation_happens_before_wecom_is_called(corp, fake):
     assert LiveCode.objects.count() == 0
 
 
-def test_rotation_follows_adds_caps_and_hours(corp, fake):
+def test_rotation_follows_adds_caps_and_hours(corp, fake, drain):
     system = Actor.system(corp.org_id)
     with time_machine.travel(MONDAY_10, tick=False):
         code = livecodes.create_live_code(actor=system, corp_pk=corp.pk, data={
@@ -116,15 +103,13 @@ def test_rotation_follows_adds_caps_and_hours(corp, fake):
             userid = fake.contact_ways[code.config_id]["user"][0]
             xml = fake.scan(state="rot", external_userid=f"wo{n}", userid=userid)
             signed_post(client, corps.callback_path(corp), xml, corp_id=corp.corp_id)
-            while outbox.dispatch_pending():
-                pass
+            drain()
             tasks.rotate_live_code.call_local(corp.org_id, code.pk)
             assert fake.contact_ways[code.config_id]["user"] == expected, n
         # a: 2 adds (capped), b: 1; then b reaches the cap too: backup staff take over
         xml = fake.scan(state="rot", external_userid="wo9", userid="b")
         signed_post(client, corps.callback_path(corp), xml, corp_id=corp.corp_id)
-        while outbox.dispatch_pending():
-            pass
+        drain()
         tasks.rotate_live_code.call_local(corp.org_id, code.pk)
         assert fake.contact_ways[code.config_id]["user"] == ["z"]
         assert FollowRelation.objects.filter(live_code=code).count() == 4
@@ -138,7 +123,7 @@ def test_rotation_follows_adds_caps_and_hours(corp, fake):
         assert tasks.rotate_all.call_local() == 0  # nothing changed: no call
 
 
-def test_deleted_code_keeps_its_state_and_statistics(corp, fake):
+def test_deleted_code_keeps_its_state_and_statistics(corp, fake, drain):
     system = Actor.system(corp.org_id)
     code = livecodes.create_live_code(actor=system, corp_pk=corp.pk, data={"name": "旧码", "state": "old",
                                                                           "members": [{"userid": "a"}]})
@@ -150,7 +135,6 @@ def test_deleted_code_keeps_its_state_and_statistics(corp, fake):
     # a late scan of the old QR code is still attributed to it
     signed_post(Client(), corps.callback_path(corp), fake.scan(state="old", external_userid="woLate", userid="a"),
                 corp_id=corp.corp_id)
-    while outbox.dispatch_pending():
-        pass
+    drain()
     assert FollowRelation.objects.get().live_code_id == code.pk
     assert livecodes.totals(code) == {"adds": 1, "deletions": 0, "net": 1, "active": 1}

@@ -6,17 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
-import respx
 
-from siyu.channels.wecom import corps, livecodes, sync, tags
+from siyu.channels.wecom import corps, livecodes
 from siyu.channels.wecom.models import Corp, LiveCode, LiveCodeDailyStat, SyncRun
-from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom
+from siyu.channels.wecom.testing import AES_KEY, API_BASE, FakeWeCom
 from siyu.kernel.actor import Actor
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(corps, "client_options", {"sleep": lambda s: None})
 
 
 @pytest.fixture
@@ -29,20 +23,8 @@ def fake():
 
 
 @pytest.fixture
-def api(fake):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.route(host="wecom.test").mock(side_effect=fake.handle)
-        yield mock
-
-
-@pytest.fixture
-def corp(org, fake, api):
-    system = Actor.system(org.pk)
-    c = corps.add_corp(actor=system, data={"corp_id": fake.corp_id, "secret": fake.secret, "callback_token": TOKEN,
-                                           "encoding_aes_key": AES_KEY, "api_base": API_BASE, "name": "示例企业"})
-    sync.sync_employees(c)
-    tags.pull_corp_tags(c)
-    return c
+def corp(connect):
+    return connect()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 import time
 
 import pytest
-import respx
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -17,16 +16,11 @@ from siyu.channels.errors import ChannelConfigError, IdempotencyConflict
 from siyu.channels.ports import Link, MessageContent, Recipient, SendStatus, registry
 from siyu.channels.wecom import corps, sync, tags
 from siyu.channels.wecom.models import Corp, CorpTag, Employee, ExternalContact, FollowRelation, SyncRun
-from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom, err, signed_post
+from siyu.channels.wecom.testing import AES_KEY, FakeWeCom, err, signed_post
 from siyu.iam import services as iam
-from siyu.kernel import encrypted, outbox
+from siyu.kernel import encrypted
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import ValidationFailed
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(corps, "client_options", {"sleep": lambda s: None})
 
 
 @pytest.fixture
@@ -39,22 +33,8 @@ def fake():
 
 
 @pytest.fixture
-def api(fake):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.route(host="wecom.test").mock(side_effect=fake.handle)
-        yield mock
-
-
-@pytest.fixture
-def corp(org, fake, api):
-    return corps.add_corp(actor=Actor.system(org.pk), data={
-        "corp_id": fake.corp_id, "secret": fake.secret, "callback_token": TOKEN, "encoding_aes_key": AES_KEY,
-        "api_base": API_BASE, "name": "示例", "agent_id": 1000002, "agent_secret": fake.agent_secret})
-
-
-def drain():
-    while outbox.dispatch_pending():
-        pass
+def corp(connect, fake):
+    return connect(employees=False, corp_tags=False, name="示例", agent_id=1000002, agent_secret=fake.agent_secret)
 
 
 def test_employee_sync_maps_memberships_and_marks_who_left(org, corp, fake, make_member):
@@ -104,7 +84,7 @@ def test_full_sync_in_blocks_with_progress_and_resume(org, corp, fake):
     assert FollowRelation.objects.filter(deleted=False).count() == 8
 
 
-def test_corp_tags_both_ways(org, corp, fake):
+def test_corp_tags_both_ways(org, corp, fake, drain):
     ids = fake.add_tag_group("行业", ["教育", "医疗"])
     assert tags.pull_corp_tags(corp) == {"tags": 2, "deleted": 0}
     row = CorpTag.objects.get(tag_id=ids["教育"])
