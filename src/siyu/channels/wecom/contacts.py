@@ -187,7 +187,9 @@ def resolve_profile(corp: Corp, contact: ExternalContact, *, employee: Employee 
         identifiers.append({"type": "unionid", "value": unionid})
     owner = employee.membership.user_id if employee and employee.membership_id and employee.membership.is_active \
         else None
-    data = {"name": contact.name or None,
+    # WeChat nicknames may carry control characters the CDP refuses; the profile gets the printable part.
+    name = "".join(c for c in contact.name if c.isprintable()).strip()
+    data = {"name": name or None,
             "source": (live_code.source_label if live_code else "") or SOURCE,
             "channel": (live_code.channel_label or live_code.name) if live_code else None}
     written = cdp_profiles.create_profile(actor=system_actor(corp), data=data, identifiers=identifiers,
