@@ -91,7 +91,7 @@ def test_serve_as_a_process_delivers_what_the_cli_queues(tmp_path, receiver, mak
                             text=True, timeout=30, env=env, check=True)  # fmt: skip
     corp = json.loads(seeded.stdout)["corp"]
     port = free_port()
-    server = subprocess.Popen([*cmd, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    server = subprocess.Popen([*cmd, "--port", str(port), "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, env=env)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"

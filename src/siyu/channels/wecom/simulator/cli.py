@@ -36,8 +36,10 @@ def _serve(args: argparse.Namespace, store: Store) -> int:
     from siyu.channels.wecom.simulator.server import SimServer
 
     config = SimConfig(token_ttl=args.token_ttl, callback_timeout=args.callback_timeout,
-                       retry_delays=tuple(args.retry_delays))  # fmt: skip
-    server = SimServer(store=store, config=config, host=args.host, port=args.port)
+                       retry_delays=tuple(args.retry_delays), corp_per_minute=args.corp_per_minute)  # fmt: skip
+    host = args.host or args.root_host or "127.0.0.1"
+    port = args.port or args.root_port or 8300
+    server = SimServer(store=store, config=config, host=host, port=port)
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -207,11 +209,17 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--state-file", default=None, help="state file (default $SIYU_VAR_DIR/wecom-sim.sqlite3)"
     )
+    # `siyu wecom-sim --host H --port P serve` works as well as `serve --host H --port P`
+    root.add_argument("--host", dest="root_host", default=None, help=argparse.SUPPRESS)
+    root.add_argument("--port", dest="root_port", type=int, default=None, help=argparse.SUPPRESS)
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the simulator's server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8300)
+    serve.add_argument("--host", default=None, help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default 8300")
     serve.add_argument("--token-ttl", type=int, default=7200, help="access-token lifetime in seconds")
+    serve.add_argument(
+        "--corp-per-minute", type=int, default=10_000, help="calls per corp and API a minute (45009)"
+    )
     serve.add_argument("--callback-timeout", type=float, default=5.0)
     serve.add_argument("--retry-delays", type=float, nargs=3, default=[2.0, 5.0, 10.0])
     demo = sub.add_parser("seed-demo", help="create the demo corp and official account, print how to connect")

@@ -167,13 +167,18 @@ def _rate_limit(call: Call, limits: Limits) -> None:
 
 
 def _fault(call: Call) -> None:
+    # read first: the common path (no fault queued) must not take the file's write lock on every call
+    row = call.sim.store.one(
+        "SELECT * FROM faults WHERE api = ? AND remaining > 0 ORDER BY id LIMIT 1", call.api
+    )
+    if row is None:
+        return
     with call.sim.store.tx() as db:
-        row = db.execute("SELECT * FROM faults WHERE api = ? AND remaining > 0 ORDER BY id LIMIT 1",
-                         (call.api,)).fetchone()  # fmt: skip
-        if row is None:
-            return
-        db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (row["id"],))
-    raise ApiError(row["errcode"], "injected fault" if row["errcode"] != -1 else "system busy")
+        taken = db.execute(
+            "UPDATE faults SET remaining = remaining - 1 WHERE id = ? AND remaining > 0", (row["id"],)
+        ).rowcount
+    if taken:
+        raise ApiError(row["errcode"], "injected fault" if row["errcode"] != -1 else "system busy")
 
 
 def handle(call: Call, raw_body: bytes, limits: Limits, registry: Registry = REGISTRY) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import sqlite3
 from typing import Any
 
@@ -64,6 +65,24 @@ def decode_cursor(cursor: Any) -> int:
         return int(text[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad("invalid cursor") from None
+
+
+def encode_key_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: Any) -> tuple[str, str]:
+    """The two keys of a keyset cursor ("", "" for the first page)."""
+    if not cursor:
+        return "", ""
+    text = str(cursor)
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad("invalid cursor") from None
+    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
+        raise bad("invalid cursor")
+    return parts[0], parts[1]
 
 
 def page(rows: list[Any], cursor: Any, limit: int) -> tuple[list[Any], str]:

@@ -13,10 +13,10 @@ from siyu.channels.wecom.simulator.api.common import (
     bad,
     contact,
     db,
-    decode_cursor,
+    decode_key_cursor,
     departments,
     employee,
-    encode_cursor,
+    encode_key_cursor,
     follow,
     limit_of,
     need,
@@ -234,11 +234,14 @@ def external_get(call: Call) -> dict[str, Any]:
 
 @api("wecom", "externalcontact/batch/get_by_user", WECOM_KINDS)
 def batch_get_by_user(call: Call) -> dict[str, Any]:
-    """Keyset pages over the follow relations of up to 100 members (the cursor is the last rowid)."""
+    """Keyset pages over the follow relations of up to 100 members, member by member in the order given and by
+    external_userid within a member (primary-key order: each page costs its size, not the corp's size). The
+    cursor names the last (member, external_userid) returned."""
     body = call.body
     users = str_list(body.get("userid_list"), "userid_list") or (
         [body["userid"]] if body.get("userid") else []
     )
+    users = list(dict.fromkeys(users))
     if not users:
         raise bad("userid_list missing")
     if len(users) > v.BATCH_USERS_MAX:
@@ -246,18 +249,24 @@ def batch_get_by_user(call: Call) -> dict[str, Any]:
     for userid in users:
         employee(call, userid, active=False)
     limit = limit_of(body.get("limit"), 50, v.BATCH_LIMIT_MAX)
-    after = decode_cursor(body.get("cursor"))
-    marks = ",".join("?" * len(users))
-    rows = (
-        db(call)
-        .execute(
-            f"SELECT f.rowid AS pos, f.*, c.name, c.avatar, c.type, c.gender, c.unionid FROM follows f "  # noqa: S608
-            f"JOIN external_contacts c ON c.corp_id = f.corp_id AND c.external_userid = f.external_userid "
-            f"WHERE f.corp_id = ? AND f.userid IN ({marks}) AND f.rowid > ? ORDER BY f.rowid LIMIT ?",
-            (call.account, *users, after, limit + 1),
+    after_user, after_external = decode_key_cursor(body.get("cursor"))
+    if after_user and after_user not in users:
+        raise bad("invalid cursor")
+    first = users.index(after_user) if after_user else 0
+    rows: list[sqlite3.Row] = []
+    for index in range(first, len(users)):
+        rows += (
+            db(call)
+            .execute(
+                "SELECT f.*, c.name, c.avatar, c.type, c.gender, c.unionid FROM follows f JOIN external_contacts c "
+                "ON c.corp_id = f.corp_id AND c.external_userid = f.external_userid WHERE f.corp_id = ? AND "
+                "f.userid = ? AND f.external_userid > ? ORDER BY f.external_userid LIMIT ?",
+                (call.account, users[index], after_external if index == first else "", limit + 1 - len(rows)),
+            )
+            .fetchall()
         )
-        .fetchall()
-    )
+        if len(rows) > limit:
+            break
     more = len(rows) > limit
     rows = rows[:limit]
     tags: dict[tuple[str, str], list[str]] = {}
@@ -273,7 +282,9 @@ def batch_get_by_user(call: Call) -> dict[str, Any]:
     items = [{"external_contact": contact_json(r),
               "follow_info": {**_follow_common(r), "tag_id": tags.get((r["userid"], r["external_userid"]), [])}}
              for r in rows]  # fmt: skip
-    return {"external_contact_list": items, "next_cursor": encode_cursor(rows[-1]["pos"]) if more else ""}
+    last = rows[-1] if rows else None
+    cursor = encode_key_cursor(last["userid"], last["external_userid"]) if more and last else ""
+    return {"external_contact_list": items, "next_cursor": cursor}
 
 
 @api("wecom", "externalcontact/remark", WECOM_KINDS)
