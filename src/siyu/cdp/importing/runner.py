@@ -59,10 +59,11 @@ from ..timeline import add_entry
 from . import readers
 from .errors import ErrorReport, storage_dir
 from .identities import Sealer
+from .lookups import among
 from .mapping import TEXT_FIELDS, Compiled, Row, RowError, compile_mapping, convert, is_blocklisted
 
 CHUNK_ROWS = 5000
-LOOKUP_BATCH = 2000
+LOOKUP_BATCH = 20_000
 FILLABLE = (*TEXT_FIELDS, "gender", "birthday")
 OUT_OF_SCOPE = "matches a customer you cannot see"
 RESULT_KEYS = ("updated", "profiles_merged", "reviews", "duplicates", "skipped", "report_lines")
@@ -311,7 +312,7 @@ def _process(run: Run, records: list[readers.Record], done: int) -> Counts:
             fast_new.append(g)
     targets = set(fast_update)
     if targets:
-        visible = set(Profile.objects.visible_to(run.actor).filter(pk__in=targets).values_list("pk", flat=True))
+        visible = set(Profile.objects.visible_to(run.actor).filter(among("pk", targets)).values_list("pk", flat=True))
         for pid in sorted(targets - visible):
             for g in fast_update.pop(pid):
                 for row in g.rows:
@@ -380,9 +381,9 @@ def _lookup(run: Run, sealer: Sealer, ids: list[Identifier]) -> dict[Identifier,
     by_key = {(i.type, i.namespace, sealer.index(i)): i for i in ids}
     indexes = sorted({k[2] for k in by_key})
     owners: dict[Identifier, int] = {}
-    for lo in range(0, len(indexes), LOOKUP_BATCH):
+    for lo in range(0, len(indexes), LOOKUP_BATCH):  # one query a chunk (SQLite's limit is 32,766 variables)
         batch = indexes[lo: lo + LOOKUP_BATCH]
-        for t, ns, idx, pid in Identity.objects.in_org(run.actor).filter(value_index__in=batch).values_list(
+        for t, ns, idx, pid in Identity.objects.in_org(run.actor).filter(among("value_index", batch)).values_list(
                 "type", "namespace", "value_index", "profile_id"):
             ident = by_key.get((t, ns, idx))
             if ident is not None:
@@ -399,7 +400,7 @@ def _live_ids(actor: Actor, pids: set[int]) -> dict[int, int]:
     out = {p: p for p in pids}
     for _ in range(10):
         hops = dict(Profile.objects.in_org(actor).filter(
-            pk__in=set(out.values()), status=ProfileStatus.MERGED, merged_into__isnull=False,
+            among("pk", set(out.values())), status=ProfileStatus.MERGED, merged_into__isnull=False,
         ).values_list("pk", "merged_into_id"))
         if not hops:
             break
@@ -545,13 +546,13 @@ def _write_updates(run: Run, sealer: Sealer, counts: Counts, units: dict[int, li
         return
     org, now = run.actor.org_id, _db_time(run.now)
     pids = sorted(units)
-    current = {p["pk"]: p for p in Profile.objects.in_org(run.actor).filter(pk__in=pids).values(
+    current = {p["pk"]: p for p in Profile.objects.in_org(run.actor).filter(among("pk", pids)).values(
         "pk", "status", "custom", "identity_count", *FILLABLE)}
     have_ids: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for pid, t, idx in Identity.objects.in_org(run.actor).filter(profile_id__in=pids).values_list(
+    for pid, t, idx in Identity.objects.in_org(run.actor).filter(among("profile_id", pids)).values_list(
             "profile_id", "type", "value_index"):
         have_ids[pid][t].add(idx)
-    have_tags = set(ProfileTag.objects.in_org(run.actor).filter(profile_id__in=pids).values_list(
+    have_tags = set(ProfileTag.objects.in_org(run.actor).filter(among("profile_id", pids)).values_list(
         "profile_id", "tag_id"))
     tag_ids = run.compiled.known_tags
     updates, identities, links, timeline, renamed, touched = [], [], [], [], [], []
