@@ -67,10 +67,20 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4)
 
 
-def qr_png(url: str) -> bytes:
+def qr_image(url: str, fmt: str) -> Response:
+    """The QR code of ``url`` as a PNG or SVG download."""
+    code = segno.make(url, error="m")
+    if fmt == "svg":
+        return "200 OK", "image/svg+xml", code.svg_inline(scale=6).encode(), []
     buf = io.BytesIO()
-    segno.make(url, error="m").save(buf, kind="png", scale=6)
-    return buf.getvalue()
+    code.save(buf, kind="png", scale=6)
+    return "200 OK", "image/png", buf.getvalue(), []
+
+
+def scan_buttons(users: list[str]) -> str:
+    return "".join(
+        f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users
+    )
 
 
 # --- the index page -------------------------------------------------------------------------------------
@@ -111,9 +121,7 @@ def corp_section(sim: Sim, corp: Any) -> str:
     for way in store.all("SELECT * FROM contact_ways WHERE corp_id = ? ORDER BY created_at DESC", cid):
         body = loads(way["body"]) or {}
         users = actions.contact_way_users(store.conn(), cid, body)
-        buttons = "".join(
-            f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users
-        )
+        buttons = scan_buttons(users)
         scan = form("scan", {"config_id": way["config_id"], "corp_id": cid},
                     text_input("name", "customer name", "张三", 8) + text_input("unionid", "unionid (optional)", "", 14)
                     + buttons)  # fmt: skip
@@ -229,17 +237,13 @@ def contact_way_page(sim: Sim, config_id: str, base_url: str, fmt: str) -> Respo
     if way is None:
         raise NotFound
     url = f"{base_url}/sim/contact-way/{config_id}"
-    if fmt == "png":
-        return "200 OK", "image/png", qr_png(url), []
-    if fmt == "svg":
-        return "200 OK", "image/svg+xml", segno.make(url, error="m").svg_inline(scale=6).encode(), []
+    if fmt:
+        return qr_image(url, fmt)
     body = loads(way["body"]) or {}
     users = actions.contact_way_users(sim.store.conn(), way["corp_id"], body)
-    buttons = "".join(
-        f'<button type="submit" name="userid" value="{e(u)}">Scan and add {e(u)}</button>' for u in users
-    )
+    buttons = scan_buttons(users)
     inner = (f"<h2>Contact way {e(way['state'] or config_id)}</h2>{qr_svg(url)}"
-             f"<p>corp {e(way['corp_id'])} · remark {e(body.get('remark', ''))} · members {e(', ')}{e(', '.join(users))}</p>"
+             f"<p>corp {e(way['corp_id'])} · remark {e(body.get('remark', ''))} · members {e(', '.join(users))}</p>"
              + form("scan", {"config_id": config_id, "corp_id": way["corp_id"]},
                     text_input("name", "customer name", "张三") + text_input("unionid", "unionid (optional)", "", 20)
                     + buttons, cls="block"))  # fmt: skip
@@ -251,8 +255,8 @@ def oa_qr_page(sim: Sim, ticket: str, base_url: str, fmt: str = "") -> Response:
     if qr is None:
         raise NotFound
     url = f"{base_url}/sim/oa/qr/{ticket}"
-    if fmt == "png":
-        return "200 OK", "image/png", qr_png(url), []
+    if fmt:
+        return qr_image(url, fmt)
     scene = qr["scene_str"] or qr["scene_id"]
     inner = (f"<h2>Official-account QR code, scene {e(scene)}</h2>{qr_svg(url)}"
              + form("follow_oa", {"appid": qr["appid"], "ticket": ticket},

@@ -104,20 +104,22 @@ def employee(call: Call, userid: Any, *, active: bool = True, errcode: int = 400
     return row
 
 
-def contact(call: Call, external_userid: Any) -> sqlite3.Row:
-    row = db(call).execute("SELECT * FROM external_contacts WHERE corp_id = ? AND external_userid = ?",
-                           (call.account, external_userid)).fetchone()  # fmt: skip
+def one_or(call: Call, errcode: int, message: str, sql: str, *params: Any) -> sqlite3.Row:
+    """The one row ``sql`` finds, or the WeCom error ``errcode``."""
+    row = db(call).execute(sql, params).fetchone()
     if row is None:
-        raise ApiError(40096, "invalid external userid")
+        raise ApiError(errcode, message)
     return row
+
+
+def contact(call: Call, external_userid: Any) -> sqlite3.Row:
+    sql = "SELECT * FROM external_contacts WHERE corp_id = ? AND external_userid = ?"
+    return one_or(call, 40096, "invalid external userid", sql, call.account, external_userid)
 
 
 def follow(call: Call, userid: str, external_userid: str) -> sqlite3.Row:
-    row = db(call).execute("SELECT * FROM follows WHERE corp_id = ? AND userid = ? AND external_userid = ?",
-                           (call.account, userid, external_userid)).fetchone()  # fmt: skip
-    if row is None:
-        raise ApiError(84061, "not external contact")
-    return row
+    sql = "SELECT * FROM follows WHERE corp_id = ? AND userid = ? AND external_userid = ?"
+    return one_or(call, 84061, "not external contact", sql, call.account, userid, external_userid)
 
 
 # --- tokens ---------------------------------------------------------------------------------------------

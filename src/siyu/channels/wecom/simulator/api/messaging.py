@@ -14,6 +14,7 @@ from siyu.channels.wecom.simulator.api.common import (
     employee,
     limit_of,
     need,
+    one_or,
     page,
     str_list,
 )
@@ -151,14 +152,8 @@ def add_msg_template(call: Call) -> dict[str, Any]:
 def _template(call: Call) -> sqlite3.Row:
     msgid = need(call.body.get("msgid"), "msgid", 41046)
     actions.tick(call.sim)
-    row = (
-        db(call)
-        .execute("SELECT * FROM msg_templates WHERE corp_id = ? AND msgid = ?", (call.account, msgid))
-        .fetchone()
-    )
-    if row is None:
-        raise ApiError(41047, "invalid msgid")
-    return row
+    sql = "SELECT * FROM msg_templates WHERE corp_id = ? AND msgid = ?"
+    return one_or(call, 41047, "invalid msgid", sql, call.account, msgid)
 
 
 @api("wecom", "externalcontact/get_groupmsg_list_v2", WECOM_KINDS)

@@ -8,10 +8,11 @@ the API call, not a change notification, so it is the one callback an API call c
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from siyu.channels.wecom.simulator import delivery, events, ids
-from siyu.channels.wecom.simulator.api.common import as_int, db, issue_token, need
+from siyu.channels.wecom.simulator.api.common import as_int, db, issue_token, need, one_or
 from siyu.channels.wecom.simulator.dispatch import OA, REGISTRY, Call
 from siyu.channels.wecom.simulator.errors import ApiError
 from siyu.channels.wecom.simulator.store import dumps
@@ -33,15 +34,9 @@ def token(call: Call) -> dict[str, Any]:
     return issue_token(call, oa["appid"], OA)
 
 
-def _follower(call: Call, openid: str):
-    row = (
-        db(call)
-        .execute("SELECT * FROM oa_followers WHERE appid = ? AND openid = ?", (call.account, openid))
-        .fetchone()
-    )
-    if row is None:
-        raise ApiError(40003, "invalid openid")
-    return row
+def _follower(call: Call, openid: str) -> sqlite3.Row:
+    sql = "SELECT * FROM oa_followers WHERE appid = ? AND openid = ?"
+    return one_or(call, 40003, "invalid openid", sql, call.account, openid)
 
 
 @api("oa", "message/template/send", (OA,))
