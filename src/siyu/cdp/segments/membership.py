@@ -17,6 +17,7 @@ same profile cannot double-count ``member_count`` or emit an event twice. No Dja
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,16 +58,29 @@ class Changes:
         return sum(map(len, self.entered.values())) + sum(map(len, self.exited.values()))
 
 
+_parsed: dict[int, tuple[tuple, list[tuple[Segment, Node]]]] = {}  # org id -> (signature, segments)
+
+
 def active_segments(actor: Actor) -> list[tuple[Segment, Node]]:
     """The organisation's active segments with their parsed rules. A segment whose stored rules no longer
-    validate (a tag or purpose was deleted since) is skipped and logged: it keeps its last members."""
+    validate (a tag or purpose was deleted since) is skipped and logged: it keeps its last members.
+
+    Parsed trees are cached per process and organisation under a signature of the segments (ids, rules and
+    ``updated_at``): a refresh after every ingested batch then costs one small query, not a validation."""
+    rows = list(Segment.objects.in_org(actor).filter(is_active=True).order_by("pk"))
+    signature = tuple((s.pk, s.updated_at, json.dumps(s.rules, sort_keys=True)) for s in rows)
+    cached = _parsed.get(actor.org_id)
+    if cached is not None and cached[0] == signature:
+        by_pk = {s.pk: s for s in rows}
+        return [(by_pk[seg.pk], node) for seg, node in cached[1]]
     validator = Validator(Actor.system(actor.org_id))
     out = []
-    for segment in Segment.objects.in_org(actor).filter(is_active=True).order_by("pk"):
+    for segment in rows:
         try:
             out.append((segment, validator.parse(segment.rules)))
         except ValidationFailed as exc:
             logger.warning("segment %s has invalid rules, not evaluated: %s", segment.pk, exc.fields)
+    _parsed[actor.org_id] = (signature, out)
     return out
 
 
