@@ -162,3 +162,13 @@ def test_resign_and_unassigned_from_page_forms(sim, corp, http):
     assert sim.store.one("SELECT status FROM employees WHERE userid = 'leaver'")["status"] == 5
     with pytest.raises(actions.ActionError):
         actions.resign(sim.sim, corp_id=corp.corp_id, userid="leaver")
+
+
+def test_the_simulator_does_not_load_django():
+    code = ("import sys, siyu.channels.wecom.simulator.server, siyu.channels.wecom.simulator.cli; "
+            "print(sorted(m for m in sys.modules if m == 'django' or m.startswith(('django.', 'siyu.kernel.models'))))")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
