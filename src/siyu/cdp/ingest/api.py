@@ -20,7 +20,7 @@ from siyu.kernel import clock
 from . import overload, tasks
 from .config import MAX_BATCH_BYTES, MAX_DEPTH, MAX_EVENT_BYTES, setting
 from .sources import KnownSource, source_for_key
-from .validation import BodyError, gunzip, parse_json, too_deep, validate_events
+from .validation import BodyError, InexactNumber, check_nesting, gunzip, parse_json, validate_events
 from .writer import write_events
 
 
@@ -67,6 +67,27 @@ def _authenticate(request: HttpRequest, body: dict) -> KnownSource | None:
     return source_for_key(key) if key else None
 
 
+def _items(body: object, forced_type: str | None, *, exact: bool) -> tuple[list, dict | None]:
+    """The events of a body and its batch-level context (raises BodyError for a malformed envelope)."""
+    if forced_type:
+        return [body], None
+    items, context = body.get("batch"), body.get("context")
+    if not isinstance(items, list):
+        raise BodyError(400, "invalid_body", "batch must be a list of events")
+    if context is not None and not isinstance(context, dict):
+        raise BodyError(400, "invalid_body", "context must be an object")
+    if context and check_nesting(context, MAX_DEPTH - 1, exact=exact):  # merged into every event, a level down
+        raise BodyError(400, "too_deep", f"context nests deeper than {MAX_DEPTH - 1} levels")
+    return items, context
+
+
+def _validated(body: object, forced_type: str | None, received_at, *, exact: bool = False):
+    items, context = _items(body, forced_type, exact=exact)
+    accepted, rejected = validate_events(items, forced_type=forced_type, batch_context=context,
+                                         received_at=received_at, exact=exact)
+    return items, accepted, rejected
+
+
 def ingest(request: HttpRequest, forced_type: str | None) -> JsonResponse:
     if request.method != "POST":
         response = _error(405, "method_not_allowed", "use POST")
@@ -76,30 +97,22 @@ def ingest(request: HttpRequest, forced_type: str | None) -> JsonResponse:
     try:
         data = _read_body(request, MAX_EVENT_BYTES if forced_type else MAX_BATCH_BYTES)
         body = parse_json(data)
+        if not isinstance(body, dict):
+            raise BodyError(400, "invalid_body", "the body must be a JSON object")
+        source = _authenticate(request, body)
+        if source is None:
+            return _error(401, "invalid_write_key", "a valid write key is required (HTTP Basic user or writeKey)")
+        if overload.overloaded():  # before validation: refusing must stay cheap when the worker is behind
+            retry = setting("SIYU_INGEST_RETRY_AFTER_SECONDS")
+            return _error(429, "overloaded", "events are arriving faster than they are processed; retry later",
+                          retry_after=retry)
+        try:
+            items, accepted, rejected = _validated(body, forced_type, received_at)
+        except InexactNumber:  # an integer beyond 64 bits: parsed again to keep it exact (rare)
+            items, accepted, rejected = _validated(parse_json(data, exact=True), forced_type, received_at,
+                                                   exact=True)
     except BodyError as exc:
         return _error(exc.status, exc.code, exc.message)
-    # One scan of the whole body; only a body nested deeper than an event may be (plus the batch envelope)
-    # needs the per-event check that names the offending events.
-    shallow = not too_deep(data.decode(errors="replace"), MAX_DEPTH + (0 if forced_type else 2))
-    if not isinstance(body, dict):
-        return _error(400, "invalid_body", "the body must be a JSON object")
-    source = _authenticate(request, body)
-    if source is None:
-        return _error(401, "invalid_write_key", "a valid write key is required (HTTP Basic user or writeKey)")
-    if forced_type:
-        items, context = [body], None
-    else:
-        items, context = body.get("batch"), body.get("context")
-        if not isinstance(items, list):
-            return _error(400, "invalid_body", "batch must be a list of events")
-        if context is not None and not isinstance(context, dict):
-            return _error(400, "invalid_body", "context must be an object")
-    if overload.overloaded():
-        retry = setting("SIYU_INGEST_RETRY_AFTER_SECONDS")
-        return _error(429, "overloaded", "events are arriving faster than they are processed; retry later",
-                      retry_after=retry)
-    accepted, rejected = validate_events(items, forced_type=forced_type, batch_context=context,
-                                         received_at=received_at, check_depth=not shallow)
     errors = [r.as_dict() for r in rejected]
     if rejected and not accepted:
         return _error(400, "invalid_events", f"all {len(rejected)} events were rejected", errors)
