@@ -74,3 +74,4 @@ class CustomRecord(TenantModel):
             models.Index(fields=["org", "object", "owner_id"], name="platform_rec_org_obj_owner"),
             models.Index(fields=["org", "object", "department_id"], name="platform_rec_org_obj_dept"),
         ]
+from siyu.platform.approvals import models as _approvals  # noqa: E402,F401  (approval engine tables)
