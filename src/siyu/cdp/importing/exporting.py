@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from siyu.audit.services import record_export
 from siyu.kernel import crypto
 from siyu.kernel.actor import Actor
@@ -82,9 +84,9 @@ def _columns(actor: Actor, meta: ObjectMeta) -> list[Col]:
     cols = [Col(k, str(meta.standard_field(k).label) if meta.standard_field(k) else k, "standard")
             for k in STANDARD if k not in hidden and (k == "id" or meta.standard_field(k))]
     if "identities" not in hidden:
-        cols += [Col(t.value, str(t.label), "identity") for t in IdentityType]
+        cols += [Col(t.value, gettext(t.label), "identity") for t in IdentityType]
     if "tags" not in hidden:
-        cols.append(Col("tags", "Tags", "tags"))
+        cols.append(Col("tags", gettext("Tags"), "tags"))
     cols += [Col(fd.key, fd.label, "custom") for fd in meta.fields if fd.key not in hidden]
     return cols
 
