@@ -12,6 +12,7 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.kernel import jobs
@@ -26,6 +27,10 @@ from .models import IdentityType, ImportJob
 from .pages import customer_page
 
 PAGE_SIZE = 20
+# Identifier type labels are model choices (English source); marked here so the catalogue has them.
+IDENTITY_LABELS = [gettext_noop("Mobile phone"), gettext_noop("Email"), gettext_noop("WeCom external_userid"),
+                   gettext_noop("WeChat unionid"), gettext_noop("WeChat openid"), gettext_noop("ERP customer id"),
+                   gettext_noop("Segment userId"), gettext_noop("Segment anonymousId"), gettext_noop("Device id")]
 FIELD_LABELS = {"name": "Name", "province": "Province", "city": "City", "channel": "Channel", "gender": "Gender",
                 "birthday": "Birthday"}
 
