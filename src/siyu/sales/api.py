@@ -561,9 +561,11 @@ def complete_activity(request: HttpRequest, activity_id: int):
 
 @router.post("/activities/{activity_id}/photo", response={200: ActivityOut, **ERRORS},
              summary="Upload a visit's check-in photo (JPEG or PNG, at most 5 MB)")
-def upload_photo(request: HttpRequest, activity_id: int, photo: File[UploadedFile]):
+def upload_photo(request: HttpRequest, activity_id: int, photo: File[UploadedFile] = None):
     actor = require(request, "sales.activity.update")
-    activities.visible_activity(actor, activity_id)  # an outsider's 404 before the upload is read
+    activities.visible_activity(actor, activity_id)  # an outsider's 404 before the upload is looked at
+    if photo is None:
+        raise ValidationFailed("no photo", fields={"photo": ["attach a JPEG or PNG as multipart field photo"]})
     if photo.size and photo.size > activities.MAX_PHOTO_BYTES:
         raise ValidationFailed("too large", fields={"photo": ["at most 5 MB"]})
     content = photo.read(activities.MAX_PHOTO_BYTES + 1)

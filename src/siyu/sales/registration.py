@@ -32,6 +32,7 @@ def register() -> None:
             StandardField("region", _("Region"), "text"),
             StandardField("industry", _("Industry"), "text"),
             StandardField("score", _("Score"), "integer"),
+            StandardField("note", _("Note"), "long_text", sortable=False),
             StandardField("owner_id", _("Owner"), "integer"),
             StandardField("department_id", _("Department"), "integer"),
             StandardField("pool_id", _("Pool"), "integer"),

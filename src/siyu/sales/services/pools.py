@@ -168,13 +168,13 @@ def claim_lead(*, actor: Actor, lead_id: Any) -> Lead:
     """Take a lead waiting in one of the actor's pools. Exactly one of concurrent claimers wins; the others get
     409 ``already_claimed``."""
     require(actor, "sales.pool.claim")
-    if actor.user_id is None:
-        raise PermissionDenied("only a person can claim", code="permission_denied")
     pools = pools_for(actor, kind=PoolKind.LEAD).values_list("pk", flat=True)
     lead = (Lead.objects.in_org(actor).filter(pk=as_int(lead_id), pool_id__in=list(pools), owner__isnull=True,
                                               status__in=OPEN_STATUSES).select_related("pool").first())
     if lead is None:
         raise NotFound("not found")
+    if actor.user_id is None:
+        raise PermissionDenied("only a person can claim", code="permission_denied")
     _lock_claimer(actor)
     now = clock.now()
     _check_limits(actor, lead.pool, now)
@@ -297,13 +297,13 @@ def release_customer(*, actor: Actor, profile_id: Any, pool_id: Any, reason: str
 
 def claim_customer(*, actor: Actor, entry_id: Any) -> PoolCustomer:
     require(actor, "sales.pool.claim")
-    if actor.user_id is None:
-        raise PermissionDenied("only a person can claim", code="permission_denied")
     pools = list(pools_for(actor, kind=PoolKind.CUSTOMER).values_list("pk", flat=True))
     entry = PoolCustomer.objects.in_org(actor).filter(pk=as_int(entry_id), pool_id__in=pools,
                                                       claimed_by__isnull=True).select_related("pool").first()
     if entry is None:
         raise NotFound("not found")
+    if actor.user_id is None:
+        raise PermissionDenied("only a person can claim", code="permission_denied")
     _lock_claimer(actor)
     now = clock.now()
     _check_limits(actor, entry.pool, now, customers=True)
