@@ -179,24 +179,37 @@ def recompute_segment(actor: Actor, segment: Segment, node: Node, *, emit: bool,
     tune_session()
     target = Compiler(system, now=now).profiles(node)
     members = SegmentMembership.objects.filter(segment=segment)
-    missing = target.filter(~Exists(members.filter(profile_id=OuterRef("pk"))))
-    gone = members.filter(~Exists(target.filter(pk=OuterRef("profile_id"))))
     changes = Changes()
     if emit:
-        enter = list(missing.values_list("pk", flat=True))
-        exit_ = list(gone.values_list("profile_id", flat=True))
+        enter, exit_ = _differences(target, segment)
         changes = _write(actor, segment, enter, exit_, now=now, emit=True)
-    else:
-        sql, params = missing.values(pid=F("pk")).query.sql_with_params()
-        with connection.cursor() as cur:
-            cur.execute(f"INSERT INTO {_table()} (segment_id, profile_id, entered_at) "  # noqa: S608 - ORM-built SQL
-                        f"SELECT %s, t.pid, %s FROM ({sql}) t WHERE true "
-                        "ON CONFLICT (segment_id, profile_id) DO NOTHING",
-                        [segment.pk, connection.ops.adapt_datetimefield_value(now), *params])
-        gone.delete()
-    Segment.objects.filter(pk=segment.pk).update(
-        member_count=SegmentMembership.objects.filter(segment=segment).count(), computed_at=now)
+        Segment.objects.filter(pk=segment.pk).update(computed_at=now)
+        return changes
+    missing = target.filter(~Exists(members.filter(profile_id=OuterRef("pk"))))
+    sql, params = missing.values(pid=F("pk")).query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {_table()} (segment_id, profile_id, entered_at) "  # noqa: S608 - ORM-built SQL
+                    f"SELECT %s, t.pid, %s FROM ({sql}) t WHERE true "
+                    "ON CONFLICT (segment_id, profile_id) DO NOTHING",
+                    [segment.pk, connection.ops.adapt_datetimefield_value(now), *params])
+    members.filter(~Exists(target.filter(pk=OuterRef("profile_id")))).delete()
+    Segment.objects.filter(pk=segment.pk).update(member_count=members.count(), computed_at=now)
     return changes
+
+
+def _differences(target, segment: Segment) -> tuple[list[int], list[int]]:
+    """(profiles to add, profiles to remove) in one statement: the rule is evaluated once and full-outer-joined
+    with the segment's members, so only the differences leave the database."""
+    sql, params = target.values(pid=F("pk")).query.sql_with_params()
+    enter: list[int] = []
+    exit_: list[int] = []
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT t.pid, m.profile_id FROM ({sql}) t FULL OUTER JOIN "  # noqa: S608 - ORM-built SQL
+                    f"(SELECT profile_id FROM {_table()} WHERE segment_id = %s) m ON m.profile_id = t.pid "
+                    "WHERE t.pid IS NULL OR m.profile_id IS NULL", [*params, segment.pk])
+        for pid, member in cur.fetchall():
+            (enter.append(pid) if member is None else exit_.append(member))
+    return sorted(enter), sorted(exit_)
 
 
 def recompute_all(actor: Actor, *, emit: bool = True, now: dt.datetime | None = None) -> Changes:
