@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "siyu.platform",
     "siyu.cdp",
     "siyu.channels.wecom",
+    "siyu.sales",
     "siyu.console",
     "siyu.wiring.WiringConfig",  # composition root: wires contexts that may not import each other
 ]
