@@ -30,8 +30,9 @@ setup: $(BIN)/.installed node_modules/.installed locales
 run: setup
 	$(SIYU) migrate --verbosity 0
 	$(SIYU) demo --url http://$(HOST):$(PORT)/
+	$(SIYU) bench-data --org demo-co --size XS --profiles 3000 --events 30000 --if-empty
 	@echo "Siyu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
-	$(SIYU) run --host $(HOST) --port $(PORT)
+	SIYU_RUN_EXTRA="wecom-sim serve;once:wecom-demo --public-url http://$(HOST):$(PORT)" $(SIYU) run --host $(HOST) --port $(PORT)
 
 worker: setup
 	$(SIYU) worker

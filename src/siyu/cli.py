@@ -56,9 +56,15 @@ def run(argv: list[str]) -> int:
         subprocess.Popen([*exe, "serve", "--host", args.host, "--port", str(args.port)]),
         subprocess.Popen([*exe, "worker"]),
     ]
+    # Extra `siyu` command lines from SIYU_RUN_EXTRA (";"-separated): long-running ones run beside the server;
+    # one-shot ones (prefixed "once:") run to completion without stopping the others.
+    once = []
     extra = os.environ.get("SIYU_RUN_EXTRA", "")
     for line in filter(None, (s.strip() for s in extra.split(";"))):
-        procs.append(subprocess.Popen([*exe, *line.split()]))
+        if line.startswith("once:"):
+            once.append(subprocess.Popen([*exe, *line[len("once:"):].split()]))
+        else:
+            procs.append(subprocess.Popen([*exe, *line.split()]))
 
     def stop(*_):
         for p in procs:
@@ -72,6 +78,9 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     stop()
+    for p in once:
+        if p.poll() is None:
+            p.terminate()
     for p in procs:
         try:
             p.wait(timeout=15)

@@ -8,6 +8,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from siyu.cdp.demo_data import SIZES, Progress, generate
+from siyu.cdp.models import Profile
 from siyu.iam import services as iam
 from siyu.iam.models import Membership
 from siyu.iam.selectors import organization_by_slug_or_id
@@ -23,8 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--profiles", type=int, help="override the size's profile count")
         parser.add_argument("--events", type=int, help="override the size's event count")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when the organisation already has profiles (for make run)")
 
-    def handle(self, *args, size, org, profiles, events, seed, **opts):
+    def handle(self, *args, size, org, profiles, events, seed, if_empty, **opts):
         n_profiles, n_events = SIZES[size]
         n_profiles = profiles if profiles is not None else n_profiles
         n_events = events if events is not None else n_events
@@ -39,6 +42,9 @@ class Command(BaseCommand):
                 name=f"Bench {size} {int(time.time())}", admin_email=f"bench-{size.lower()}@siyu.local",
                 admin_password="bench-password-" + str(seed)).org
         actor = Actor.system(organisation.pk, label="bench-data")
+        if if_empty and Profile.objects.in_org(actor).exists():
+            self.stdout.write(f"organisation {organisation.slug} already has customers: nothing generated")
+            return
         owners = list(Membership.objects.in_org(actor).values_list("user_id", "department_id")) or [(None, None)]
         started = time.monotonic()
 
