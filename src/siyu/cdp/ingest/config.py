@@ -31,6 +31,10 @@ DEFAULTS = {
     # How long a worker's processing loop waits for more batches before it returns (keeps latency low
     # under steady load without a new nudge for every request).
     "SIYU_INGEST_LINGER_SECONDS": 2,
+    # Single-event requests (/v1/track, …) of a web process are committed together (see committer.py): a
+    # group takes the requests waiting when the previous commit ends plus those arriving within this many
+    # milliseconds of its first; -1 commits each request alone.
+    "SIYU_INGEST_GROUP_COMMIT_MS": 2,
 }
 
 

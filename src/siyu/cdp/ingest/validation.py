@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 import uuid
 import zlib
@@ -187,6 +188,7 @@ def parse_timestamp(value: object, field: str) -> dt.datetime:
 
 
 _OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash before "u0000"
 
 
 class _Clock:
@@ -287,6 +289,8 @@ def validate_events(items: list, *, forced_type: str | None = None, batch_contex
             if len(data) > limit:
                 raise _Invalid("event_too_large",
                                f"the event is about {len(data)} bytes, more than {MAX_EVENT_BYTES}")
+            if b"\\u0000" in data and _NUL.search(data):  # PostgreSQL's jsonb cannot hold it: say so, no 500
+                raise _Invalid("invalid_field", "strings must not contain the NUL character (\\u0000)")
             # Only an event with more brackets than the depth limit can be too deep, and orjson writes every
             # float of 1e16 or more with "e+": the walk is skipped for ordinary events.
             if data.count(b"{") + data.count(b"[") > MAX_DEPTH or (not exact and b"e+" in data):
