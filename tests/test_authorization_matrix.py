@@ -19,6 +19,7 @@ read back: apart from sessions, the cache and appended audit entries, nothing ma
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -101,7 +103,7 @@ def _scoped_objects() -> set[str]:
 
 _counter = itertools.count(1)
 # Values for properties whose schema does not say what it accepts (the service validates them); keep short.
-HINTS = {"type": "text"}
+HINTS = {"type": "text", "value": "+8613800138000"}
 
 
 def _resolve(s: dict) -> dict:
@@ -145,8 +147,8 @@ def example(s: dict, name: str | None = None) -> Any:
     fmt = s.get("format")
     if fmt == "email":
         return f"matrix{n}@{MARKER}.example"
-    if fmt == "date-time":
-        return "2031-01-01T00:00:00Z"
+    if fmt == "date-time":  # increasing, so a period's end comes after its start
+        return (dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n)).isoformat()
     if fmt == "date":
         return "2031-01-01"
     if fmt in {"uri", "url"}:
@@ -419,6 +421,26 @@ def _applies(caller: str, route: str) -> str | None:
     return None
 
 
+def _multipart_for(op: dict) -> dict | None:
+    media = op.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+    if media is None:
+        return None
+    schema = _resolve(media.get("schema", {}))
+    form: dict[str, Any] = {}
+    for name in schema.get("required", []):
+        prop = _resolve(schema.get("properties", {}).get(name, {}))
+        if prop.get("format") == "binary":
+            # a 1x1 PNG: enough for any upload field to pass parsing and reach the record lookup
+            form[name] = SimpleUploadedFile("x.png", bytes.fromhex(TINY_PNG), content_type="image/png")
+        else:
+            form[name] = example(prop, name)
+    return form
+
+
+TINY_PNG = ("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+            "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
 def _call(client: Client, method: str, url: str, op: dict | None):
     kwargs: dict[str, Any] = {}
     if op is not None:
@@ -426,9 +448,18 @@ def _call(client: Client, method: str, url: str, op: dict | None):
         if query:
             url = f"{url}?{'&'.join(f'{k}={v}' for k, v in query.items())}"
         body = body_for(op) if method in UNSAFE else None
+        form = _multipart_for(op) if method in UNSAFE else None
         if body is not None:
             kwargs = {"data": body, "content_type": "application/json"}
+        elif form is not None:
+            kwargs = {"data": form}
     return getattr(client, method)(url, **kwargs)
+
+
+def _missing(template: str) -> str:
+    """The route addressing records that exist nowhere (ids far beyond any test's, keys no one uses)."""
+    return PARAM.sub(lambda m: "2147480000" if PARAM_TYPES.get(m.group(1)) == "integer" else "zz_missing.zz",
+                     template)
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -448,9 +479,16 @@ def test_api_record_routes_answer_404_to_outsiders(world, db, caller, method, pa
     before = snapshot()
     r = _call(world.callers[caller], method, url, op)
     after = snapshot()
-    assert r.status_code == 404, f"{method.upper()} {url} as {caller}: {r.status_code} {r.content[:300]!r}"
-    assert set(r.json()) == {"code", "message", "fields"}
     assert_unchanged(before, after, f"{method.upper()} {url} as {caller}")
+    if r.status_code != 404:
+        # Refused before any record is looked up (the body did not validate, an API key may not do this at
+        # all)? Then a record that exists nowhere gets the very same answer, and nothing leaks; but the lookup
+        # itself went untested, which is not a pass.
+        missing = _call(world.callers[caller], method, _missing(path), op)
+        detail = f"{method.upper()} {url} as {caller}: {r.status_code} {r.content[:300]!r}"
+        assert (missing.status_code, missing.content) == (r.status_code, r.content), detail
+        pytest.skip(f"UNTESTED, answers before the lookup, alike for a missing record: {detail}")
+    assert set(r.json()) == {"code", "message", "fields"}
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -39,7 +41,19 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 
 @pytest.fixture
-def admin_key(make_org):
+def keep_test_connection():
+    """The WSGI app fires request_started/finished, whose close_old_connections would close the test's
+    connection (its transaction is not in autocommit) on PostgreSQL; Django's test client unhooks it too."""
+    hooks = (signals.request_started, signals.request_finished)
+    for hook in hooks:
+        hook.disconnect(close_old_connections)
+    yield
+    for hook in hooks:
+        hook.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_key(make_org, keep_test_connection):
     from siyu.iam import services as iam
     from siyu.iam.selectors import actor_for_membership
 
