@@ -45,3 +45,7 @@ class WiringConfig(AppConfig):
         resolvers.register_user_resolver(active_members)
         # phone / email custom fields on members hold envelopes: `siyu keys rotate` must find them.
         encrypted.register_json(Membership, column="custom")
+        # The approval engine (platform) learns iam's people resolvers, WeCom notices and sales' subjects.
+        from siyu.sales.services.commerce.approval_wiring import register as register_sales_approvals
+
+        register_sales_approvals()

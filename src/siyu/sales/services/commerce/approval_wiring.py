@@ -105,8 +105,9 @@ def register() -> None:
     registry.register_subject(registry.Subject(
         object_key="sales.quote", load=_loader(Quote, "sales.quote.read"), snapshot=quotes.quote_snapshot,
         title=lambda q: f"报价 {q.number} v{q.version} {q.title}", on_state=quotes.set_quote_state,
-        load_for_system=_system_loader(Quote)))
+        load_for_system=_system_loader(Quote), submit_permission="sales.quote.update"))
     registry.register_subject(registry.Subject(
         object_key="sales.contract", load=_loader(Contract, "sales.contract.read"),
         snapshot=contracts.contract_snapshot, title=lambda c: f"合同 {c.number} v{c.version} {c.title}",
-        on_state=contracts.set_contract_state, load_for_system=_system_loader(Contract)))
+        on_state=contracts.set_contract_state, load_for_system=_system_loader(Contract),
+        submit_permission="sales.contract.update"))
