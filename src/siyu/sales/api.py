@@ -30,57 +30,57 @@ from .schemas import (
     ActivityOut,
     ActivityPage,
     ActivityUpdate,
-    ApprovalDecisionIn,
-    ApprovalOut,
-    ApprovalRequestIn,
-    AssignIn,
-    AvailabilityIn,
-    AvailabilityOut,
-    BulkIn,
-    BulkOut,
-    CloseIn,
+    AssignmentRuleIn,
+    AssignmentRuleOut,
+    AssignmentRulePatch,
+    BulkJobIn,
+    BulkJobOut,
     CloseReasonIn,
     CloseReasonOut,
-    ConvertIn,
-    FormIn,
-    FormOut,
-    FormPatch,
-    FunnelOut,
-    HistoryOut,
-    ImportIn,
-    ImportOut,
+    GateApprovalDecisionIn,
+    GateApprovalOut,
+    GateApprovalRequestIn,
+    LeadAssignIn,
+    LeadConvertIn,
     LeadCreate,
+    LeadHistoryOut,
+    LeadImportIn,
+    LeadImportOut,
     LeadListParams,
     LeadOut,
     LeadPage,
+    LeadReleaseIn,
+    LeadStatusIn,
     LeadUpdate,
     LeadWritten,
-    LeaveIn,
-    LeaveOut,
-    LinesIn,
-    MoveIn,
+    OpportunityCloseIn,
     OpportunityCreate,
+    OpportunityLinesIn,
     OpportunityListParams,
+    OpportunityMoveIn,
     OpportunityOut,
     OpportunityPage,
     OpportunityUpdate,
-    PipelineIn,
-    PipelineOut,
-    PipelinePatch,
     PoolCustomerIn,
     PoolCustomerOut,
-    PoolIn,
-    PoolOut,
-    PoolPatch,
-    ReleaseIn,
-    RuleIn,
-    RuleOut,
-    RulePatch,
-    StageIn,
-    StageOut,
-    StagePatch,
-    StatusIn,
-    StayOut,
+    RepAvailabilityIn,
+    RepAvailabilityOut,
+    RepLeaveIn,
+    RepLeaveOut,
+    SalesFunnelOut,
+    SalesPipelineIn,
+    SalesPipelineOut,
+    SalesPipelinePatch,
+    SalesPoolIn,
+    SalesPoolOut,
+    SalesPoolPatch,
+    SalesStageIn,
+    SalesStageOut,
+    SalesStagePatch,
+    StageStayOut,
+    WebFormIn,
+    WebFormOut,
+    WebFormPatch,
 )
 from .services import activities, assignment, availability, bulk, forms, gates, leads, opportunities, pools
 from .services.common import as_int
@@ -131,8 +131,8 @@ def create_lead(request: HttpRequest, payload: LeadCreate):
     return Status(201 if written.created else 200, body)
 
 
-@router.post("/leads/import", response={200: ImportOut, **ERRORS}, summary="Import leads (one outcome per row)")
-def import_leads(request: HttpRequest, payload: ImportIn):
+@router.post("/leads/import", response={200: LeadImportOut, **ERRORS}, summary="Import leads (one outcome per row)")
+def import_leads(request: HttpRequest, payload: LeadImportIn):
     actor = require(request, "sales.lead.create")
     return {"results": leads.import_leads(actor=actor, rows=[r.model_dump() for r in payload.rows])}
 
@@ -153,7 +153,7 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadUpdate):
 
 
 @router.post("/leads/{lead_id}/status", response={200: LeadOut, **ERRORS}, summary="Change a lead's status")
-def set_status(request: HttpRequest, lead_id: int, payload: StatusIn):
+def set_status(request: HttpRequest, lead_id: int, payload: LeadStatusIn):
     actor = require(request, "sales.lead.update")
     leads.set_status(actor=actor, lead_id=lead_id, status=payload.status, reason=payload.reason)
     return _lead(actor, lead_id)
@@ -161,7 +161,7 @@ def set_status(request: HttpRequest, lead_id: int, payload: StatusIn):
 
 @router.post("/leads/{lead_id}/assign", response={200: LeadOut, **ERRORS},
              summary="Assign or transfer a lead (to an owner, or through the rules)")
-def assign_lead(request: HttpRequest, lead_id: int, payload: AssignIn):
+def assign_lead(request: HttpRequest, lead_id: int, payload: LeadAssignIn):
     actor = require(request, "sales.lead.assign")
     assignment.assign_lead(actor=actor, lead_id=lead_id, owner_id=payload.owner_id, by_rules=payload.by_rules)
     return _lead(actor, lead_id)
@@ -175,7 +175,7 @@ def claim_lead(request: HttpRequest, lead_id: int):
 
 
 @router.post("/leads/{lead_id}/release", response={200: LeadOut, **ERRORS}, summary="Release a lead to a pool")
-def release_lead(request: HttpRequest, lead_id: int, payload: ReleaseIn):
+def release_lead(request: HttpRequest, lead_id: int, payload: LeadReleaseIn):
     actor = require(request, "sales.pool.claim")
     lead = pools.release_lead(actor=actor, lead_id=lead_id, reason=payload.reason, pool_id=payload.pool_id)
     return presenters.lead_data(actor, selectors.lead_meta(actor), lead)
@@ -183,14 +183,14 @@ def release_lead(request: HttpRequest, lead_id: int, payload: ReleaseIn):
 
 @router.post("/leads/{lead_id}/convert", response={200: LeadOut, **ERRORS},
              summary="Convert a lead into account, contact and opportunity")
-def convert_lead(request: HttpRequest, lead_id: int, payload: ConvertIn):
+def convert_lead(request: HttpRequest, lead_id: int, payload: LeadConvertIn):
     actor = require(request, "sales.lead.convert")
     leads.convert_lead(actor=actor, lead_id=lead_id, account_id=payload.account_id, account_name=payload.account_name,
                        create_opportunity=payload.create_opportunity, opportunity=payload.opportunity)
     return _lead(actor, lead_id)
 
 
-@router.get("/leads/{lead_id}/history", response={200: list[HistoryOut], **ERRORS}, summary="A lead's history")
+@router.get("/leads/{lead_id}/history", response={200: list[LeadHistoryOut], **ERRORS}, summary="A lead's history")
 def lead_history(request: HttpRequest, lead_id: int):
     actor = require(request, "sales.lead.read")
     lead = selectors.lead_detail(actor, lead_id)
@@ -199,26 +199,26 @@ def lead_history(request: HttpRequest, lead_id: int):
 
 # --- pools ----------------------------------------------------------------------------------------------------
 
-@router.get("/pools", response={200: list[PoolOut], **ERRORS}, summary="Pools the caller may use")
+@router.get("/pools", response={200: list[SalesPoolOut], **ERRORS}, summary="Pools the caller may use")
 def list_pools(request: HttpRequest):
     actor = require(request, "sales.pool.read")
     return [presenters.pool_data(p) for p in pools.pools_for(actor).order_by("kind", "name", "pk")]
 
 
-@router.post("/pools", response={201: PoolOut, **ERRORS}, summary="Create a pool")
-def create_pool(request: HttpRequest, payload: PoolIn):
+@router.post("/pools", response={201: SalesPoolOut, **ERRORS}, summary="Create a pool")
+def create_pool(request: HttpRequest, payload: SalesPoolIn):
     actor = require(request, "sales.pool.manage")
     return Status(201, presenters.pool_data(pools.create_pool(actor=actor, data=payload.model_dump())))
 
 
-@router.get("/pools/{pool_id}", response={200: PoolOut, **ERRORS}, summary="A pool")
+@router.get("/pools/{pool_id}", response={200: SalesPoolOut, **ERRORS}, summary="A pool")
 def get_pool(request: HttpRequest, pool_id: int):
     actor = require(request, "sales.pool.read")
     return presenters.pool_data(pools.visible_pool(actor, pool_id))
 
 
-@router.patch("/pools/{pool_id}", response={200: PoolOut, **ERRORS}, summary="Change a pool's settings")
-def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch):
+@router.patch("/pools/{pool_id}", response={200: SalesPoolOut, **ERRORS}, summary="Change a pool's settings")
+def update_pool(request: HttpRequest, pool_id: int, payload: SalesPoolPatch):
     actor = require(request, "sales.pool.manage")
     return presenters.pool_data(pools.update_pool(actor=actor, pool_id=pool_id,
                                                   data=payload.model_dump(exclude_unset=True)))
@@ -278,26 +278,26 @@ def _rule(actor, rule_id) -> AssignmentRule:
     return rule
 
 
-@router.get("/assignment-rules", response={200: list[RuleOut], **ERRORS}, summary="Assignment rules, in order")
+@router.get("/assignment-rules", response={200: list[AssignmentRuleOut], **ERRORS}, summary="Assignment rules, in order")
 def list_rules(request: HttpRequest):
     actor = require(request, "sales.rule.manage")
     return [presenters.rule_data(r) for r in AssignmentRule.objects.in_org(actor).order_by("priority", "id")]
 
 
-@router.post("/assignment-rules", response={201: RuleOut, **ERRORS}, summary="Create an assignment rule")
-def create_rule(request: HttpRequest, payload: RuleIn):
+@router.post("/assignment-rules", response={201: AssignmentRuleOut, **ERRORS}, summary="Create an assignment rule")
+def create_rule(request: HttpRequest, payload: AssignmentRuleIn):
     actor = require(request, "sales.rule.manage")
     return Status(201, presenters.rule_data(assignment.create_rule(actor=actor, data=payload.model_dump())))
 
 
-@router.get("/assignment-rules/{rule_id}", response={200: RuleOut, **ERRORS}, summary="An assignment rule")
+@router.get("/assignment-rules/{rule_id}", response={200: AssignmentRuleOut, **ERRORS}, summary="An assignment rule")
 def get_rule(request: HttpRequest, rule_id: int):
     actor = require(request, "sales.rule.manage")
     return presenters.rule_data(_rule(actor, rule_id))
 
 
-@router.patch("/assignment-rules/{rule_id}", response={200: RuleOut, **ERRORS}, summary="Change an assignment rule")
-def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch):
+@router.patch("/assignment-rules/{rule_id}", response={200: AssignmentRuleOut, **ERRORS}, summary="Change an assignment rule")
+def update_rule(request: HttpRequest, rule_id: int, payload: AssignmentRulePatch):
     actor = require(request, "sales.rule.manage")
     data = payload.model_dump(exclude_unset=True)
     return presenters.rule_data(assignment.update_rule(actor=actor, rule_id=rule_id, data=data))
@@ -315,29 +315,29 @@ def _rep(rep: SalesRep) -> dict:
                                          "always_available", "capacity")}
 
 
-@router.get("/reps", response={200: list[AvailabilityOut], **ERRORS}, summary="Working hours of salespeople")
+@router.get("/reps", response={200: list[RepAvailabilityOut], **ERRORS}, summary="Working hours of salespeople")
 def list_reps(request: HttpRequest):
     actor = require(request, "sales.rule.manage")
     return [_rep(r) for r in SalesRep.objects.in_org(actor).order_by("user_id")]
 
 
-@router.put("/reps/{user_id}", response={200: AvailabilityOut, **ERRORS},
+@router.put("/reps/{user_id}", response={200: RepAvailabilityOut, **ERRORS},
             summary="Set a salesperson's working hours and capacity")
-def set_rep(request: HttpRequest, user_id: int, payload: AvailabilityIn):
+def set_rep(request: HttpRequest, user_id: int, payload: RepAvailabilityIn):
     actor = require(request, "sales.rule.manage")
     return _rep(availability.set_availability(actor=actor, user_id=user_id,
                                               data=payload.model_dump(exclude_unset=True)))
 
 
-@router.get("/leaves", response={200: list[LeaveOut], **ERRORS}, summary="Leave of salespeople")
+@router.get("/leaves", response={200: list[RepLeaveOut], **ERRORS}, summary="Leave of salespeople")
 def list_leaves(request: HttpRequest):
     actor = require(request, "sales.rule.manage")
     return [{"id": x.pk, "user_id": x.user_id, "starts_at": x.starts_at, "ends_at": x.ends_at, "reason": x.reason}
             for x in Leave.objects.in_org(actor).order_by("-starts_at")[:500]]
 
 
-@router.post("/leaves", response={201: LeaveOut, **ERRORS}, summary="Record leave")
-def add_leave(request: HttpRequest, payload: LeaveIn):
+@router.post("/leaves", response={201: RepLeaveOut, **ERRORS}, summary="Record leave")
+def add_leave(request: HttpRequest, payload: RepLeaveIn):
     actor = require(request, "sales.rule.manage")
     x = availability.add_leave(actor=actor, user_id=payload.user_id, starts_at=payload.starts_at,
                                ends_at=payload.ends_at, reason=payload.reason)
@@ -354,14 +354,14 @@ def delete_leave(request: HttpRequest, leave_id: int):
 
 # --- pipelines, stages, close reasons ---------------------------------------------------------------------------
 
-@router.get("/pipelines", response={200: list[PipelineOut], **ERRORS}, summary="Pipelines with their stages")
+@router.get("/pipelines", response={200: list[SalesPipelineOut], **ERRORS}, summary="Pipelines with their stages")
 def list_pipelines(request: HttpRequest):
     actor = require(request, "sales.opportunity.read")
     return [presenters.pipeline_data(p) for p in selectors.pipelines(actor)]
 
 
-@router.post("/pipelines", response={201: PipelineOut, **ERRORS}, summary="Create a pipeline")
-def create_pipeline(request: HttpRequest, payload: PipelineIn):
+@router.post("/pipelines", response={201: SalesPipelineOut, **ERRORS}, summary="Create a pipeline")
+def create_pipeline(request: HttpRequest, payload: SalesPipelineIn):
     actor = require(request, "sales.pipeline.manage")
     p = opportunities.create_pipeline(actor=actor, name=payload.name, currency=payload.currency,
                                       is_default=payload.is_default,
@@ -369,35 +369,35 @@ def create_pipeline(request: HttpRequest, payload: PipelineIn):
     return Status(201, presenters.pipeline_data(selectors.pipeline(actor, p.pk)))
 
 
-@router.get("/pipelines/{pipeline_id}", response={200: PipelineOut, **ERRORS}, summary="A pipeline")
+@router.get("/pipelines/{pipeline_id}", response={200: SalesPipelineOut, **ERRORS}, summary="A pipeline")
 def get_pipeline(request: HttpRequest, pipeline_id: int):
     actor = require(request, "sales.opportunity.read")
     return presenters.pipeline_data(selectors.pipeline(actor, pipeline_id))
 
 
-@router.patch("/pipelines/{pipeline_id}", response={200: PipelineOut, **ERRORS}, summary="Change a pipeline")
-def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePatch):
+@router.patch("/pipelines/{pipeline_id}", response={200: SalesPipelineOut, **ERRORS}, summary="Change a pipeline")
+def update_pipeline(request: HttpRequest, pipeline_id: int, payload: SalesPipelinePatch):
     actor = require(request, "sales.pipeline.manage")
     opportunities.update_pipeline(actor=actor, pipeline_id=pipeline_id, data=payload.model_dump(exclude_unset=True))
     return presenters.pipeline_data(selectors.pipeline(actor, pipeline_id))
 
 
-@router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut, **ERRORS}, summary="Add a stage")
-def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
+@router.post("/pipelines/{pipeline_id}/stages", response={201: SalesStageOut, **ERRORS}, summary="Add a stage")
+def add_stage(request: HttpRequest, pipeline_id: int, payload: SalesStageIn):
     actor = require(request, "sales.pipeline.manage")
     stage = opportunities.add_stage(actor=actor, pipeline_id=pipeline_id, data=payload.model_dump(exclude_none=True))
     return Status(201, presenters.stage_data(opportunities.stage_of(actor, stage.pk)))
 
 
-@router.get("/stages", response={200: list[StageOut], **ERRORS}, summary="Every stage of every pipeline")
+@router.get("/stages", response={200: list[SalesStageOut], **ERRORS}, summary="Every stage of every pipeline")
 def list_stages(request: HttpRequest):
     actor = require(request, "sales.opportunity.read")
     return [presenters.stage_data(s) for p in selectors.pipelines(actor) for s in p.stages.all()]
 
 
-@router.patch("/stages/{stage_id}", response={200: StageOut, **ERRORS},
+@router.patch("/stages/{stage_id}", response={200: SalesStageOut, **ERRORS},
               summary="Change a stage and its gate (required fields, approval)")
-def update_stage(request: HttpRequest, stage_id: int, payload: StagePatch):
+def update_stage(request: HttpRequest, stage_id: int, payload: SalesStagePatch):
     actor = require(request, "sales.pipeline.manage")
     opportunities.update_stage(actor=actor, stage_id=stage_id, data=payload.model_dump(exclude_unset=True))
     return presenters.stage_data(opportunities.stage_of(actor, stage_id))
@@ -456,7 +456,7 @@ def update_opportunity(request: HttpRequest, opportunity_id: int, payload: Oppor
 
 @router.post("/opportunities/{opportunity_id}/move", response={200: OpportunityOut, **ERRORS},
              summary="Move an opportunity to a stage (stage gates apply)")
-def move_opportunity(request: HttpRequest, opportunity_id: int, payload: MoveIn):
+def move_opportunity(request: HttpRequest, opportunity_id: int, payload: OpportunityMoveIn):
     actor = require(request, "sales.opportunity.update")
     opportunities.move_opportunity(actor=actor, opportunity_id=opportunity_id, stage_id=payload.stage_id,
                                    before_id=payload.before_id, after_id=payload.after_id)
@@ -465,7 +465,7 @@ def move_opportunity(request: HttpRequest, opportunity_id: int, payload: MoveIn)
 
 @router.post("/opportunities/{opportunity_id}/close", response={200: OpportunityOut, **ERRORS},
              summary="Win or lose an opportunity with a reason")
-def close_opportunity(request: HttpRequest, opportunity_id: int, payload: CloseIn):
+def close_opportunity(request: HttpRequest, opportunity_id: int, payload: OpportunityCloseIn):
     actor = require(request, "sales.opportunity.update")
     opportunities.close_opportunity(actor=actor, opportunity_id=opportunity_id, outcome=payload.outcome,
                                     reason_id=payload.reason_id, note=payload.note)
@@ -474,13 +474,13 @@ def close_opportunity(request: HttpRequest, opportunity_id: int, payload: CloseI
 
 @router.put("/opportunities/{opportunity_id}/lines", response={200: OpportunityOut, **ERRORS},
             summary="Replace the product lines (the amount becomes their sum)")
-def set_lines(request: HttpRequest, opportunity_id: int, payload: LinesIn):
+def set_lines(request: HttpRequest, opportunity_id: int, payload: OpportunityLinesIn):
     actor = require(request, "sales.opportunity.update")
     opportunities.set_lines(actor=actor, opportunity_id=opportunity_id, lines=[x.model_dump() for x in payload.lines])
     return _opp(actor, opportunity_id)
 
 
-@router.get("/opportunities/{opportunity_id}/stage-history", response={200: list[StayOut], **ERRORS},
+@router.get("/opportunities/{opportunity_id}/stage-history", response={200: list[StageStayOut], **ERRORS},
             summary="Stages an opportunity went through, with time spent")
 def stage_history(request: HttpRequest, opportunity_id: int):
     actor = require(request, "sales.opportunity.read")
@@ -488,9 +488,9 @@ def stage_history(request: HttpRequest, opportunity_id: int):
     return [presenters.stay_data(s) for s in selectors.stage_history(actor, opp)]
 
 
-@router.post("/opportunities/{opportunity_id}/approvals", response={201: ApprovalOut, **ERRORS},
+@router.post("/opportunities/{opportunity_id}/approvals", response={201: GateApprovalOut, **ERRORS},
              summary="Ask for the approval a stage gate needs")
-def request_approval(request: HttpRequest, opportunity_id: int, payload: ApprovalRequestIn):
+def request_approval(request: HttpRequest, opportunity_id: int, payload: GateApprovalRequestIn):
     actor = require(request, "sales.opportunity.update")
     opp = opportunities.visible_opportunity(actor, opportunity_id)
     stage = opportunities.stage_of(actor, payload.stage_id)
@@ -499,22 +499,22 @@ def request_approval(request: HttpRequest, opportunity_id: int, payload: Approva
     return Status(201, presenters.approval_data(gates.request_approval(actor=actor, opportunity=opp, stage=stage)))
 
 
-@router.get("/gate-approvals", response={200: list[ApprovalOut], **ERRORS}, summary="Pending stage-gate approvals")
+@router.get("/gate-approvals", response={200: list[GateApprovalOut], **ERRORS}, summary="Pending stage-gate approvals")
 def list_approvals(request: HttpRequest, status: str | None = "pending"):
     actor = require(request, "sales.opportunity.read")
     return [presenters.approval_data(a) for a in selectors.gate_approvals(actor, status=status)[:200]]
 
 
-@router.post("/gate-approvals/{approval_id}/decide", response={200: ApprovalOut, **ERRORS},
+@router.post("/gate-approvals/{approval_id}/decide", response={200: GateApprovalOut, **ERRORS},
              summary="Approve or reject a stage-gate approval")
-def decide_approval(request: HttpRequest, approval_id: int, payload: ApprovalDecisionIn):
+def decide_approval(request: HttpRequest, approval_id: int, payload: GateApprovalDecisionIn):
     actor = require(request, "sales.opportunity.approve")
     return presenters.approval_data(gates.record_gate_decision(actor=actor, approval_id=approval_id,
                                                                approved=payload.approved, comment=payload.comment,
                                                                external_ref=payload.external_ref))
 
 
-@router.get("/funnel", response={200: FunnelOut, **ERRORS}, summary="The sales funnel of a pipeline")
+@router.get("/funnel", response={200: SalesFunnelOut, **ERRORS}, summary="The sales funnel of a pipeline")
 def funnel(request: HttpRequest, pipeline_id: int | None = None):
     actor = require(request, "sales.dashboard.read")
     pipe = selectors.pipeline(actor, pipeline_id) if pipeline_id else selectors.pipeline(
@@ -581,27 +581,27 @@ def _form(actor, form_id) -> WebForm:
     return form
 
 
-@router.get("/forms", response={200: list[FormOut], **ERRORS}, summary="Web forms")
+@router.get("/forms", response={200: list[WebFormOut], **ERRORS}, summary="Web forms")
 def list_forms(request: HttpRequest):
     actor = require(request, "sales.form.manage")
     return [presenters.form_data(f) for f in WebForm.objects.in_org(actor).order_by("-id")[:500]]
 
 
-@router.post("/forms", response={201: FormOut, **ERRORS}, summary="Create a web form")
-def create_form(request: HttpRequest, payload: FormIn):
+@router.post("/forms", response={201: WebFormOut, **ERRORS}, summary="Create a web form")
+def create_form(request: HttpRequest, payload: WebFormIn):
     actor = require(request, "sales.form.manage")
     data = payload.model_dump(exclude_none=True)
     return Status(201, presenters.form_data(forms.create_form(actor=actor, data=data)))
 
 
-@router.get("/forms/{form_id}", response={200: FormOut, **ERRORS}, summary="A web form")
+@router.get("/forms/{form_id}", response={200: WebFormOut, **ERRORS}, summary="A web form")
 def get_form(request: HttpRequest, form_id: int):
     actor = require(request, "sales.form.manage")
     return presenters.form_data(_form(actor, form_id))
 
 
-@router.patch("/forms/{form_id}", response={200: FormOut, **ERRORS}, summary="Change a web form")
-def update_form(request: HttpRequest, form_id: int, payload: FormPatch):
+@router.patch("/forms/{form_id}", response={200: WebFormOut, **ERRORS}, summary="Change a web form")
+def update_form(request: HttpRequest, form_id: int, payload: WebFormPatch):
     actor = require(request, "sales.form.manage")
     return presenters.form_data(forms.update_form(actor=actor, form_id=form_id,
                                                   data=payload.model_dump(exclude_unset=True)))
@@ -609,22 +609,22 @@ def update_form(request: HttpRequest, form_id: int, payload: FormPatch):
 
 # --- bulk jobs -------------------------------------------------------------------------------------------------
 
-@router.post("/bulk-jobs", response={202: BulkOut, **ERRORS},
+@router.post("/bulk-jobs", response={202: BulkJobOut, **ERRORS},
              summary="Start a bulk action on leads (assign by rules, transfer, recycle)")
-def start_bulk(request: HttpRequest, payload: BulkIn):
+def start_bulk(request: HttpRequest, payload: BulkJobIn):
     actor = require(request, "sales.lead.bulk")
     params = {k: v for k, v in (("owner_id", payload.owner_id), ("pool_id", payload.pool_id)) if v is not None}
     job = bulk.start_bulk(actor=actor, kind=payload.kind, lead_ids=payload.lead_ids, params=params)
     return Status(202, presenters.job_data(job))
 
 
-@router.get("/bulk-jobs", response={200: list[BulkOut], **ERRORS}, summary="Recent bulk jobs")
+@router.get("/bulk-jobs", response={200: list[BulkJobOut], **ERRORS}, summary="Recent bulk jobs")
 def list_bulk(request: HttpRequest):
     actor = require(request, "sales.lead.bulk")
     return [presenters.job_data(j) for j in bulk.visible_jobs(actor)[:100]]
 
 
-@router.get("/bulk-jobs/{job_id}", response={200: BulkOut, **ERRORS}, summary="A bulk job's progress")
+@router.get("/bulk-jobs/{job_id}", response={200: BulkJobOut, **ERRORS}, summary="A bulk job's progress")
 def get_bulk(request: HttpRequest, job_id: int):
     actor = require(request, "sales.lead.read")
     return presenters.job_data(bulk.visible_job(actor, job_id))

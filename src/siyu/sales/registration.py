@@ -87,3 +87,13 @@ def register() -> None:
     merging.register_mover(merging.column_mover("sales.opportunity_accounts", Opportunity, "account_id"))
     merging.register_mover(merging.column_mover("sales.opportunity_contacts", Opportunity, "contact_id"))
     merging.register_mover(merging.column_mover("sales.activities", Activity, "profile_id"))
+
+
+def _catalogue() -> None:  # pragma: no cover - never called: makemessages collects the models' choice labels
+    _("New"), _("Working"), _("Nurturing"), _("Qualified"), _("Unqualified"), _("Converted")
+    _("Call"), _("WeCom chat"), _("Note"), _("Email"), _("Visit"), _("Task")
+    _("Round-robin"), _("Weighted"), _("Least loaded"), _("Department (round-robin over its members)")
+    _("Open"), _("Won"), _("Lost"), _("Pending"), _("Approved"), _("Rejected")
+    _("No SLA"), _("Waiting for the first response"), _("Reminded"), _("Breached"), _("Met")
+    _("Lead pool"), _("Customer pool")
+    _("Qualification"), _("Needs analysis"), _("Proposal"), _("Negotiation"), _("Sales pipeline")

@@ -11,7 +11,7 @@ from pydantic import Field
 Text200 = Field(None, max_length=200)
 
 
-class ListParams(Schema):
+class SalesListParams(Schema):
     cursor: str | None = Field(None, max_length=2000)
     limit: int = Field(50, ge=1, le=200)
     sort: str | None = Field(None, max_length=200, description="field or -field, comma-separated (at most 3)")
@@ -20,13 +20,13 @@ class ListParams(Schema):
     mine: bool = False
 
 
-class LeadListParams(ListParams):
+class LeadListParams(SalesListParams):
     status: Literal["new", "working", "nurturing", "qualified", "unqualified", "converted"] | None = None
     owner_id: int | None = None
     pool_id: int | None = None
 
 
-class IdentifierIn(Schema):
+class LeadIdentifierIn(Schema):
     type: Literal["phone", "email", "wecom_external_userid", "unionid", "openid", "erp_id", "user_id"]
     value: str = Field(..., max_length=200)
     namespace: str = Field("", max_length=80)
@@ -36,7 +36,7 @@ class LeadCreate(Schema):
     name: str = Field("", max_length=200)
     phone: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=200)
-    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
+    identifiers: list[LeadIdentifierIn] = Field(default_factory=list, max_length=10)
     profile_id: int | None = None
     company: str | None = Text200
     title: str | None = Field(None, max_length=120)
@@ -109,7 +109,7 @@ class LeadPage(Schema):
     next_cursor: str | None
 
 
-class ImportRow(Schema):
+class LeadImportRow(Schema):
     name: str = Field("", max_length=200)
     phone: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=200)
@@ -120,44 +120,44 @@ class ImportRow(Schema):
     pool_id: int | None = None
 
 
-class ImportIn(Schema):
-    rows: list[ImportRow] = Field(..., min_length=1, max_length=1000)
+class LeadImportIn(Schema):
+    rows: list[LeadImportRow] = Field(..., min_length=1, max_length=1000)
 
 
-class ImportOutcome(Schema):
+class LeadImportOutcome(Schema):
     row: int
     lead_id: int | None
     created: bool
     errors: dict[str, list[str]]
 
 
-class ImportOut(Schema):
-    results: list[ImportOutcome]
+class LeadImportOut(Schema):
+    results: list[LeadImportOutcome]
 
 
-class StatusIn(Schema):
+class LeadStatusIn(Schema):
     status: Literal["new", "working", "nurturing", "qualified", "unqualified"]
     reason: str = Field("", max_length=200)
 
 
-class AssignIn(Schema):
+class LeadAssignIn(Schema):
     owner_id: int | None = None
     by_rules: bool = False
 
 
-class ReleaseIn(Schema):
+class LeadReleaseIn(Schema):
     reason: str = Field("", max_length=200)
     pool_id: int | None = None
 
 
-class ConvertIn(Schema):
+class LeadConvertIn(Schema):
     account_id: int | None = None
     account_name: str = Field("", max_length=200)
     create_opportunity: bool = True
     opportunity: dict[str, Any] = Field(default_factory=dict)
 
 
-class HistoryOut(Schema):
+class LeadHistoryOut(Schema):
     id: int
     kind: str
     at: dt.datetime
@@ -165,7 +165,7 @@ class HistoryOut(Schema):
     data: dict[str, Any]
 
 
-class PoolIn(Schema):
+class SalesPoolIn(Schema):
     name: str = Field(..., max_length=120)
     kind: Literal["lead", "customer"] = "lead"
     department_id: int | None = None
@@ -177,7 +177,7 @@ class PoolIn(Schema):
     is_active: bool = True
 
 
-class PoolPatch(Schema):
+class SalesPoolPatch(Schema):
     name: str | None = Field(None, max_length=120)
     department_id: int | None = None
     max_held: int | None = Field(None, ge=0, le=100000)
@@ -188,7 +188,7 @@ class PoolPatch(Schema):
     is_active: bool | None = None
 
 
-class PoolOut(Schema):
+class SalesPoolOut(Schema):
     id: int
     name: str
     kind: str
@@ -216,23 +216,23 @@ class PoolCustomerOut(Schema):
     created_at: dt.datetime
 
 
-class RuleMemberIn(Schema):
+class AssignmentRuleMemberIn(Schema):
     user_id: int
     weight: int = Field(1, ge=1, le=1000)
     capacity: int | None = Field(None, ge=0, le=1000000)
 
 
-class ConditionIn(Schema):
+class RuleConditionIn(Schema):
     field: str = Field(..., max_length=40)
     op: str = Field(..., max_length=20)
     value: Any = None
 
 
-class RuleIn(Schema):
+class AssignmentRuleIn(Schema):
     name: str = Field(..., max_length=120)
     priority: int = Field(100, ge=0, le=1000000)
     is_active: bool = True
-    conditions: list[ConditionIn] = Field(default_factory=list, max_length=20)
+    conditions: list[RuleConditionIn] = Field(default_factory=list, max_length=20)
     strategy: Literal["round_robin", "weighted", "least_loaded", "department"] = "round_robin"
     department_id: int | None = None
     capacity: int | None = Field(None, ge=0, le=1000000)
@@ -242,14 +242,14 @@ class RuleIn(Schema):
     sla_remind_before_minutes: int | None = Field(None, ge=1, le=1000000)
     sla_escalate: bool = True
     sla_reassign: bool = False
-    members: list[RuleMemberIn] = Field(default_factory=list, max_length=500)
+    members: list[AssignmentRuleMemberIn] = Field(default_factory=list, max_length=500)
 
 
-class RulePatch(Schema):
+class AssignmentRulePatch(Schema):
     name: str | None = Field(None, max_length=120)
     priority: int | None = Field(None, ge=0, le=1000000)
     is_active: bool | None = None
-    conditions: list[ConditionIn] | None = Field(None, max_length=20)
+    conditions: list[RuleConditionIn] | None = Field(None, max_length=20)
     strategy: Literal["round_robin", "weighted", "least_loaded", "department"] | None = None
     department_id: int | None = None
     capacity: int | None = Field(None, ge=0, le=1000000)
@@ -259,10 +259,10 @@ class RulePatch(Schema):
     sla_remind_before_minutes: int | None = Field(None, ge=1, le=1000000)
     sla_escalate: bool | None = None
     sla_reassign: bool | None = None
-    members: list[RuleMemberIn] | None = Field(None, max_length=500)
+    members: list[AssignmentRuleMemberIn] | None = Field(None, max_length=500)
 
 
-class RuleOut(Schema):
+class AssignmentRuleOut(Schema):
     id: int
     name: str
     priority: int
@@ -280,7 +280,7 @@ class RuleOut(Schema):
     members: list[dict[str, Any]]
 
 
-class AvailabilityIn(Schema):
+class RepAvailabilityIn(Schema):
     work_days: list[int] | None = Field(None, max_length=7)
     work_start: dt.time | None = None
     work_end: dt.time | None = None
@@ -289,7 +289,7 @@ class AvailabilityIn(Schema):
     capacity: int | None = Field(None, ge=0, le=1000000)
 
 
-class AvailabilityOut(Schema):
+class RepAvailabilityOut(Schema):
     user_id: int
     work_days: list[int]
     work_start: dt.time
@@ -299,14 +299,14 @@ class AvailabilityOut(Schema):
     capacity: int | None
 
 
-class LeaveIn(Schema):
+class RepLeaveIn(Schema):
     user_id: int
     starts_at: dt.datetime
     ends_at: dt.datetime
     reason: str = Field("", max_length=200)
 
 
-class LeaveOut(Schema):
+class RepLeaveOut(Schema):
     id: int
     user_id: int
     starts_at: dt.datetime
@@ -314,7 +314,7 @@ class LeaveOut(Schema):
     reason: str
 
 
-class StageIn(Schema):
+class SalesStageIn(Schema):
     name: str = Field(..., max_length=80)
     probability: int = Field(0, ge=0, le=100)
     kind: Literal["open", "won", "lost"] = "open"
@@ -323,7 +323,7 @@ class StageIn(Schema):
     requires_approval: bool = False
 
 
-class StagePatch(Schema):
+class SalesStagePatch(Schema):
     name: str | None = Field(None, max_length=80)
     probability: int | None = Field(None, ge=0, le=100)
     order: int | None = Field(None, ge=0, le=10000)
@@ -332,7 +332,7 @@ class StagePatch(Schema):
     requires_approval: bool | None = None
 
 
-class StageOut(Schema):
+class SalesStageOut(Schema):
     id: int
     pipeline_id: int
     name: str
@@ -344,27 +344,27 @@ class StageOut(Schema):
     requires_approval: bool
 
 
-class PipelineIn(Schema):
+class SalesPipelineIn(Schema):
     name: str = Field(..., max_length=120)
     currency: Literal["CNY", "USD", "EUR", "HKD", "JPY", "GBP"] = "CNY"
     is_default: bool = False
-    stages: list[StageIn] = Field(default_factory=list, max_length=30)
+    stages: list[SalesStageIn] = Field(default_factory=list, max_length=30)
 
 
-class PipelinePatch(Schema):
+class SalesPipelinePatch(Schema):
     name: str | None = Field(None, max_length=120)
     is_active: bool | None = None
     is_default: bool | None = None
     order: int | None = Field(None, ge=0, le=10000)
 
 
-class PipelineOut(Schema):
+class SalesPipelineOut(Schema):
     id: int
     name: str
     is_default: bool
     is_active: bool
     currency: str
-    stages: list[StageOut]
+    stages: list[SalesStageOut]
 
 
 class CloseReasonIn(Schema):
@@ -378,7 +378,7 @@ class CloseReasonOut(Schema):
     label: str
 
 
-class LineIn(Schema):
+class OpportunityLineIn(Schema):
     product_name: str = Field(..., max_length=200)
     product_id: int | None = None
     quantity: str | int = "1"
@@ -398,7 +398,7 @@ class OpportunityCreate(Schema):
     owner_id: int | None = None
     description: str | None = Field(None, max_length=5000)
     custom: dict[str, Any] = Field(default_factory=dict)
-    lines: list[LineIn] = Field(default_factory=list, max_length=200)
+    lines: list[OpportunityLineIn] = Field(default_factory=list, max_length=200)
 
 
 class OpportunityUpdate(Schema):
@@ -446,29 +446,29 @@ class OpportunityPage(Schema):
     next_cursor: str | None
 
 
-class OpportunityListParams(ListParams):
+class OpportunityListParams(SalesListParams):
     status: Literal["open", "won", "lost"] | None = None
     pipeline_id: int | None = None
     stage_id: int | None = None
 
 
-class MoveIn(Schema):
+class OpportunityMoveIn(Schema):
     stage_id: int
     before_id: int | None = None
     after_id: int | None = None
 
 
-class CloseIn(Schema):
+class OpportunityCloseIn(Schema):
     outcome: Literal["won", "lost"]
     reason_id: int | None = None
     note: str = Field("", max_length=300)
 
 
-class LinesIn(Schema):
-    lines: list[LineIn] = Field(..., max_length=200)
+class OpportunityLinesIn(Schema):
+    lines: list[OpportunityLineIn] = Field(..., max_length=200)
 
 
-class StayOut(Schema):
+class StageStayOut(Schema):
     stage_id: int
     stage: str
     from_stage_id: int | None
@@ -477,17 +477,17 @@ class StayOut(Schema):
     seconds: int | None
 
 
-class ApprovalRequestIn(Schema):
+class GateApprovalRequestIn(Schema):
     stage_id: int
 
 
-class ApprovalDecisionIn(Schema):
+class GateApprovalDecisionIn(Schema):
     approved: bool
     comment: str = Field("", max_length=300)
     external_ref: str = Field("", max_length=80)
 
 
-class ApprovalOut(Schema):
+class GateApprovalOut(Schema):
     id: int
     opportunity_id: int
     stage_id: int
@@ -561,16 +561,16 @@ class ActivityListParams(Schema):
     mine: bool = False
 
 
-class FormFieldIn(Schema):
+class WebFormFieldIn(Schema):
     key: str = Field(..., max_length=40)
     label: str = Field("", max_length=120)
     required: bool = False
 
 
-class FormIn(Schema):
+class WebFormIn(Schema):
     name: str = Field(..., max_length=120)
     title: str = Field("", max_length=200)
-    fields: list[FormFieldIn] | None = Field(None, max_length=30)
+    fields: list[WebFormFieldIn] | None = Field(None, max_length=30)
     consent_purpose: str = Field("marketing", max_length=40)
     consent_text: str = Field("", max_length=500)
     consent_required: bool = False
@@ -582,10 +582,10 @@ class FormIn(Schema):
     is_active: bool = True
 
 
-class FormPatch(Schema):
+class WebFormPatch(Schema):
     name: str | None = Field(None, max_length=120)
     title: str | None = Field(None, max_length=200)
-    fields: list[FormFieldIn] | None = Field(None, max_length=30)
+    fields: list[WebFormFieldIn] | None = Field(None, max_length=30)
     consent_purpose: str | None = Field(None, max_length=40)
     consent_text: str | None = Field(None, max_length=500)
     consent_required: bool | None = None
@@ -597,7 +597,7 @@ class FormPatch(Schema):
     is_active: bool | None = None
 
 
-class FormOut(Schema):
+class WebFormOut(Schema):
     id: int
     key: str
     name: str
@@ -615,14 +615,14 @@ class FormOut(Schema):
     submissions: int
 
 
-class BulkIn(Schema):
+class BulkJobIn(Schema):
     kind: Literal["assign", "transfer", "recycle"]
     lead_ids: list[int] = Field(..., min_length=1, max_length=200000)
     owner_id: int | None = None
     pool_id: int | None = None
 
 
-class BulkOut(Schema):
+class BulkJobOut(Schema):
     id: int
     kind: str
     status: str
@@ -636,13 +636,13 @@ class BulkOut(Schema):
     created_at: dt.datetime
 
 
-class FunnelStep(Schema):
+class SalesFunnelStep(Schema):
     name: str
     count: int
     amount: str
     kind: str
 
 
-class FunnelOut(Schema):
+class SalesFunnelOut(Schema):
     pipeline_id: int
-    steps: list[FunnelStep]
+    steps: list[SalesFunnelStep]

@@ -248,7 +248,8 @@ def apply(actor: Actor, lead: Lead, decision: Decision, *, how: str, expect_owne
         return False
     before_owner = lead.owner_id
     lead.refresh_from_db()
-    history(actor, lead, "assigned" if lead.owner_id else "pooled", how=how,
+    kind = "assigned" if lead.owner_id else ("pooled" if lead.pool_id else "unassigned")
+    history(actor, lead, kind, how=how,
             rule_id=decision.rule.pk if decision.rule else None,
             rule=decision.rule.name if decision.rule else "", owner_id=lead.owner_id, pool_id=lead.pool_id,
             explanation=decision.explanation)

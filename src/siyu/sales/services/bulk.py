@@ -168,7 +168,7 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
                 buckets.add(("remind", assignment._bucket(sla["sla_remind_at"])))
         Lead.objects.filter(pk__in=ids).update(**values)
         for lead in members:
-            history.append(LeadHistory(org_id=actor.org_id, lead_id=lead.pk, kind="assigned" if owner else "pooled",
+            history.append(LeadHistory(org_id=actor.org_id, lead_id=lead.pk, kind="assigned" if owner else ("pooled" if pool_id else "unassigned"),
                                        at=now, actor_user_id=actor.user_id,
                                        data={"how": how, "rule_id": rule_id, "owner_id": owner, "pool_id": pool_id,
                                              "explanation": explanation, "job_id": job.pk if job else None}))
