@@ -224,7 +224,7 @@ def test_url_verification_like_the_admin_console(sim, corp):
         server.server_close()
 
 
-def test_pending_deliveries_survive_a_restart(make_sim, tmp_path, receiver):
+def test_pending_deliveries_survive_a_restart(wait, make_sim, tmp_path, receiver):
     path = tmp_path / "restart.sqlite3"
     first = make_sim(path=path)
     creds = state.create_corp(first.store, name="重启", corp_id="wwrestart", callback_url="")
@@ -246,4 +246,4 @@ def test_pending_deliveries_survive_a_restart(make_sim, tmp_path, receiver):
     [request] = receiver.wait_for(1)
     crypt = WXBizMsgCrypt(token=creds.token, encoding_aes_key=creds.aes_key, receive_id="wwrestart")
     assert receiver.decrypt(request, crypt)["State"] == "s1"
-    assert second.store.one("SELECT status FROM deliveries")["status"] == "delivered"
+    assert wait(lambda: second.store.one("SELECT status FROM deliveries")["status"] == "delivered")

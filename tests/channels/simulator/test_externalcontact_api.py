@@ -313,7 +313,10 @@ def test_refused_transfer_and_resigned_inheritance(sim, corp, crypt, receiver, c
     actions.refuse_transfer(sim.sim, corp_id=corp.corp_id, external_userid=ext)
     result = client.transfer_result(handover_userid="zhangsan", takeover_userid="lisi")["customer"]
     assert [r["status"] for r in result] == [3]
-    fail = receiver.decrypt(receiver.wait_for(2)[1], crypt)
+    events = [
+        receiver.decrypt(r, crypt) for r in receiver.wait_for(2)
+    ]  # in any order: two dispatcher threads
+    fail = next(ev for ev in events if ev["ChangeType"] == "transfer_fail")
     assert (fail["ChangeType"], fail["FailReason"], fail["UserID"]) == (
         "transfer_fail",
         "customer_refused",

@@ -118,6 +118,11 @@ def test_serve_as_a_process_delivers_what_the_cli_queues(tmp_path, receiver, mak
         )
         event = receiver.decrypt(request, crypt)
         assert (event["ExternalUserID"], event["State"]) == (ext, "proc-code")
+        deadline = time.monotonic() + 10  # the status is written just after the receiver answered
+        while time.monotonic() < deadline and http.get(base + "/sim/status.json").json()["deliveries"] != {
+            "delivered": 1
+        }:
+            time.sleep(0.05)
         status = subprocess.run(
             [*cmd, "status"], capture_output=True, text=True, timeout=30, env=env, check=True
         )
