@@ -98,6 +98,8 @@ def _system_loader(model):
 def register() -> None:
     from siyu.sales import commerce_permissions  # noqa: F401  (declares sales.quote.*, … at start-up)
 
+    from . import forecasts  # noqa: F401  (registers the sales.forecast.snapshot scheduled action)
+
     registry.register_resolver("manager", submitter_manager)
     registry.register_resolver("department_head", department_head)
     registry.register_resolver("role", role_members)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from siyu.kernel import clock
 from siyu.kernel.actor import Actor
@@ -35,7 +36,7 @@ def create_order_from_contract(*, actor: Actor, contract_id: int, amount: Any = 
         raise ValidationFailed("over the contract", fields={"amount": [f"at most {c.amount - ordered}"]})
     order = create_numbered(Order, actor, "SO", contract=c, source="contract", account_id=c.account_id,
                             customer_name=c.customer_name, amount=value, currency=c.currency,
-                            ordered_on=ordered_on or clock.now().date(), owner_id=c.owner_id,
+                            ordered_on=ordered_on or timezone.localdate(clock.now()), owner_id=c.owner_id,
                             department_id=c.department_id)
     record_write(actor, "create", "sales.order", order.pk, {"amount": [None, str(value)]}, contract=c.pk)
     return order
@@ -55,7 +56,7 @@ def upsert_external_order(*, actor: Actor, external_id: str, data: dict[str, Any
     fields = dict(external_id=external_id, source=text(data.get("source") or "api", "source", 40),
                   customer_name=text(data.get("customer_name"), "customer_name", 200),
                   amount=money(data.get("amount")), currency=text(data.get("currency") or "CNY", "currency", 3),
-                  ordered_on=data.get("ordered_on") or clock.now().date(),
+                  ordered_on=data.get("ordered_on") or timezone.localdate(clock.now()),
                   **({"owner_id": owner.user_id, "department_id": owner.department_id} if owner
                      else owner_department(actor)))
     try:
@@ -116,7 +117,7 @@ def receivables(actor: Actor, *, by: str, as_of: dt.date | None = None) -> list[
     require(actor, "sales.payment.read")
     if by not in {"customer", "owner", "period"}:
         raise ValidationFailed("bad grouping", fields={"by": ["customer, owner or period"]})
-    as_of = as_of or clock.now().date()
+    as_of = as_of or timezone.localdate(clock.now())
     groups: dict[Any, dict[str, Any]] = {}
     rows = PaymentPlan.objects.visible_to(actor).values("customer_name", "account_id", "owner_id", "due_on",
                                                          "amount", "received")
