@@ -309,13 +309,14 @@ def can_unmask(actor: Actor, object_key: str) -> bool:
 
 
 def display(instance: models.Model, field: str, actor: Actor) -> str:
-    """What the actor may see: the plaintext with ``<object_key>.unmask``, else the masked value; nothing
-    when field security hides the field."""
+    """What a list or page shows: always the masked value (nothing when field security hides the field).
+
+    Even holders of ``<object_key>.unmask`` see the mask here: every unmasking is a deliberate, audited act
+    through :func:`reveal_for`, never a side effect of opening a page."""
     spec = column(instance, field)
     if field in actor.hidden_fields(spec.object_key):
         return ""
-    plain = reveal(instance, field)
-    return plain if can_unmask(actor, spec.object_key) else crypto.mask(plain, _kind(spec.kind).mask)
+    return crypto.mask(reveal(instance, field), _kind(spec.kind).mask)
 
 
 def reveal_for(actor: Actor, instance: models.Model, field: str, reason: str, *, ip: str | None = None) -> str:
