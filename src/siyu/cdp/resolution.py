@@ -7,11 +7,13 @@ and by SQLite's single writer; the unique constraint on identities is the last l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import F
 
 from siyu.kernel import clock
 from siyu.kernel.actor import Actor
@@ -32,14 +34,27 @@ class Resolution:
     attached: list[Identifier] = field(default_factory=list)
 
 
+def _lock_keys(org_id: int, ids: Iterable[Identifier]) -> list[int]:
+    return sorted({int.from_bytes(hashlib.sha256(f"{org_id}:{i.type}:{i.index}".encode()).digest()[:8], "big",
+                                  signed=True) for i in ids})
+
+
 def _lock(org_id: int, ids: Iterable[Identifier]) -> None:
     if connection.vendor != "postgresql":
         return
-    keys = sorted({int.from_bytes(hashlib.sha256(f"{org_id}:{i.type}:{i.index}".encode()).digest()[:8], "big", signed=True)
-                   for i in ids})
     with connection.cursor() as cur:
-        for k in keys:
+        for k in _lock_keys(org_id, ids):
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [k])
+
+
+def lock_many(org_id: int, ids: Iterable[Identifier]) -> None:
+    """The same locks as :func:`resolve_profile` takes, for many identifiers in one statement (the keys in
+    sorted order, as ``unnest`` yields them, so it never deadlocks with a resolution)."""
+    keys = _lock_keys(org_id, ids)
+    if connection.vendor != "postgresql" or not keys:
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT COUNT(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys])
 
 
 def live(profile: Profile) -> Profile:
@@ -184,3 +199,223 @@ def _review(actor: Actor, profile_ids: list[int], reason: str, ids: list[Identif
 
 def _has_strong(profile: Profile) -> bool:
     return Identity.objects.filter(profile=profile).exclude(type__in=["anonymous_id", "device_id"]).exists()
+
+
+# --- many resolutions at once (event ingestion) -------------------------------------------------------------
+
+WEAK_TYPES = ("anonymous_id", "device_id")  # what _has_strong leaves out
+
+
+@functools.lru_cache(maxsize=200_000)
+def identifier_key(i: Identifier) -> tuple[str, str, str]:
+    """(type, namespace, blind index): the blind index is an HMAC behind a key-file lookup, so it is computed
+    once per identifier, not per use."""
+    return (i.type, i.namespace, i.index)
+
+
+_key = identifier_key
+
+
+class _IdPool:
+    """Profile ids handed out before the rows are inserted (events of the batch need them at once). PostgreSQL
+    draws them from the sequence; SQLite (one writer, inside its write transaction) counts on from the highest
+    id, so its pool is dropped whenever rows may have been inserted by someone else's code."""
+
+    CHUNK = 100
+
+    def __init__(self) -> None:
+        self.free: list[int] = []
+
+    def take(self) -> int:
+        if not self.free:
+            with connection.cursor() as cur:
+                if connection.vendor == "postgresql":
+                    cur.execute("SELECT nextval(pg_get_serial_sequence('cdp_profile', 'id')) "
+                                "FROM generate_series(1, %s)", [self.CHUNK])
+                    self.free = sorted(r[0] for r in cur.fetchall())
+                else:
+                    cur.execute("SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM cdp_profile UNION ALL "
+                                "SELECT seq FROM sqlite_sequence WHERE name = 'cdp_profile')")
+                    first = cur.fetchone()[0] + 1
+                    self.free = list(range(first, first + self.CHUNK))
+        return self.free.pop(0)
+
+    def reset(self) -> None:
+        if connection.vendor != "postgresql":
+            self.free = []
+
+
+@dataclass
+class Resolved:
+    profile_id: int
+    created: bool = False  # by resolve_profile itself (the batched creations are audited in flush)
+    merged_ids: list[int] = field(default_factory=list)
+
+
+class BatchResolver:
+    """:func:`resolve_profile` for many identifier groups in order (the events of a batch), with the same
+    outcome, but the common cases decided in memory and written in bulk:
+
+    * nothing known → a new profile with the identifiers (ids drawn ahead, rows inserted in :meth:`flush`);
+    * one profile known (after the rules' strong/weak choice) → the new identifiers are linked to it, within
+      each type's ``max_per_profile``;
+    * anything else — a merge, a review, an organisation-blocklisted identifier — is handed to
+      :func:`resolve_profile` after a flush, exactly as before.
+
+    :meth:`prepare` takes every needed resolution lock in one statement and then reads the identifiers again
+    under the locks, so what is decided in memory is what a one-by-one resolution would have seen. Profile
+    creations are audited as one entry per flush listing the new ids (as the importer does); links were never
+    audited one by one (``_attach``).
+    """
+
+    def __init__(self, actor: Actor, source: str = "") -> None:
+        self.actor, self.source = actor, source
+        self.owner: dict[tuple[str, str, str], int] = {}
+        self.redirect: dict[int, int] = {}
+        self.blocked: set[tuple[str, str, str]] = set()
+        self._types: dict[int, dict[str, set[str]]] = {}
+        self._new_profiles: dict[int, Profile] = {}
+        self._new_identities: list[Identity] = []
+        self._added: dict[int, int] = {}
+        self._created: list[int] = []
+        self._pool = _IdPool()
+
+    # reading
+    def live(self, pid: int) -> int:
+        seen = set()
+        while pid in self.redirect and pid not in seen:
+            seen.add(pid)
+            pid = self.redirect[pid]
+        return pid
+
+    def known(self, ids: list[Identifier]) -> set[int | None]:
+        """The live owners of ``ids`` as far as this batch knows (None for an unknown identifier)."""
+        return {self.live(self.owner[_key(i)]) if _key(i) in self.owner else None for i in ids}
+
+    def pending(self, pid: int) -> Profile | None:
+        """The not-yet-inserted profile ``pid`` (to set columns on before :meth:`flush`), else None."""
+        return self._new_profiles.get(pid)
+
+    def _lookup(self, ids: list[Identifier]) -> None:
+        wanted = {_key(i) for i in ids}
+        if not wanted:
+            return
+        rows = (Identity.objects.in_org(self.actor).filter(value_index__in=sorted({k[2] for k in wanted}))
+                .values_list("type", "namespace", "value_index", "profile_id", "profile__status",
+                             "profile__merged_into_id"))
+        hops: set[int] = set()
+        for type_, namespace, index, pid, status, into in rows:
+            if (type_, namespace, index) in wanted:
+                self.owner[(type_, namespace, index)] = pid
+                if status == ProfileStatus.MERGED and into:
+                    self.redirect[pid] = into
+                    hops.add(into)
+        while hops:  # a merged owner whose survivor was merged too (rare): follow the chain
+            nxt = dict(Profile.objects.filter(pk__in=hops, status=ProfileStatus.MERGED,
+                                              merged_into__isnull=False).values_list("pk", "merged_into_id"))
+            self.redirect.update(nxt)
+            hops = set(nxt.values()) - set(self.redirect)
+
+    def _types_of(self, pid: int) -> dict[str, set[str]]:
+        if pid not in self._types:
+            self._types.update({pid: {}, **_type_counts([pid])})
+        return self._types[pid]
+
+    def prepare(self, groups: list[list[Identifier]], always: list[bool]) -> None:
+        """Read every identifier of the batch (one query), then lock those of the groups that will need a
+        resolution (``always``, or not all known to one profile) and read them again under the locks."""
+        self._lookup(list(dict.fromkeys(i for g in groups for i in g)))
+        slow: dict[Identifier, None] = {}
+        for group, must in zip(groups, always, strict=True):
+            owners = self.known(group)
+            if must or None in owners or len(owners) != 1:
+                slow.update(dict.fromkeys(group))
+        if not slow:
+            return
+        ids = list(slow)
+        lock_many(self.actor.org_id, ids)
+        self._lookup(ids)
+        self.blocked = {_key(i) for i in blocklisted(self.actor, ids)}
+        owners = {self.live(self.owner[_key(i)]) for i in ids if _key(i) in self.owner}
+        if owners:
+            self._types.update({pid: {} for pid in owners})
+            self._types.update(_type_counts(sorted(owners)))
+
+    # deciding
+    def resolve(self, ids: list[Identifier], at) -> Resolved:
+        """The profile these identifiers belong to, as :func:`resolve_profile` would decide it now."""
+        ids = list(dict.fromkeys(ids))
+        if any(_key(i) in self.blocked for i in ids):
+            return self._slow(ids)
+        found = {i: self.live(self.owner[_key(i)]) for i in ids if _key(i) in self.owner}
+        if not found:
+            pid = self._pool.take()
+            self._new_profiles[pid] = Profile(pk=pid, org_id=self.actor.org_id, source=self.source,
+                                              first_seen_at=at, last_seen_at=at)
+            self._types[pid] = {}
+            self._created.append(pid)
+            self._link(pid, ids)
+            self._learn(ids, pid)
+            return Resolved(pid)
+        strong = {p for i, p in found.items() if rule_for(i.type).merges}
+        weak = {p for i, p in found.items() if not rule_for(i.type).merges}
+        targets = set(strong)
+        for p in weak:
+            if p not in targets and not any(t not in WEAK_TYPES and v for t, v in self._types_of(p).items()):
+                targets.add(p)
+        targets = targets or weak
+        if len(targets) > 1:
+            return self._slow(ids)
+        (pid,) = targets
+        self._link(pid, [i for i in ids if i not in found])
+        self._learn(ids, pid)
+        return Resolved(pid)
+
+    def _link(self, pid: int, ids: list[Identifier]) -> None:
+        have = self._types_of(pid)
+        for i in ids:
+            present = have.setdefault(i.type, set())
+            if i.index in present or len(present) >= rule_for(i.type).max_per_profile:
+                continue  # already there, or over the type's limit: kept as it is, as _attach does
+            present.add(i.index)
+            self._new_identities.append(Identity(org_id=self.actor.org_id, profile_id=pid, type=i.type,
+                                                 namespace=i.namespace, value=i.encrypted(), value_index=i.index,
+                                                 source=self.source))
+            self.owner[_key(i)] = pid
+            if pid in self._new_profiles:
+                self._new_profiles[pid].identity_count += 1
+            else:
+                self._added[pid] = self._added.get(pid, 0) + 1
+
+    def _slow(self, ids: list[Identifier]) -> Resolved:
+        self.flush()
+        result = resolve_profile(actor=self.actor, identifiers=ids, source=self.source)
+        self._pool.reset()
+        pid = result.profile.pk
+        for m in result.merged_ids:
+            self.redirect[m] = pid
+            self._types.pop(m, None)
+        self._types.pop(pid, None)
+        self._learn(ids, pid)
+        return Resolved(pid, created=result.created, merged_ids=list(result.merged_ids))
+
+    def _learn(self, ids: list[Identifier], pid: int) -> None:
+        # Later events of the batch carrying any of these identifiers go to this profile.
+        for i in ids:
+            self.owner.setdefault(_key(i), pid)
+
+    # writing
+    def flush(self) -> None:
+        """Insert the profiles and identities decided so far, and audit the creations."""
+        if self._new_profiles:
+            Profile.objects.bulk_create(list(self._new_profiles.values()))
+        if self._new_identities:
+            Identity.objects.bulk_create(self._new_identities)
+        now = clock.now()
+        for pid, n in sorted(self._added.items()):
+            Profile.objects.filter(pk=pid).update(identity_count=F("identity_count") + n, updated_at=now)
+        if self._created:
+            record_write(self.actor, "create", "cdp.profile", "", {"source": [None, self.source]},
+                         via="ingest", count=len(self._created), ids=list(self._created))
+        self._new_profiles, self._new_identities, self._added, self._created = {}, [], {}, []
+        self._pool.reset()

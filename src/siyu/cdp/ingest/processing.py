@@ -22,7 +22,6 @@ Per batch, events are taken in order:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import time
@@ -40,9 +39,9 @@ from siyu.kernel.auditing import diff, record_write
 
 from ..bulkload import copy_rows
 from ..identifiers import Identifier
-from ..models import EventBatch, Identity, Profile, ProfileStatus
-from ..resolution import _lock as lock_identifiers  # taken up front per batch; reentrant in the transaction
-from ..resolution import resolve_profile
+from ..models import EventBatch, Profile, ProfileStatus
+from ..resolution import BatchResolver
+from ..resolution import identifier_key as _key
 from .config import DEDUP_DAYS, setting
 from .traits import identifier, identifiers_of, profile_columns, without_identifiers
 
@@ -59,10 +58,6 @@ TIMELINE_COLUMNS = ["org_id", "profile_id", "kind", "at", "ref_type", "ref_id", 
 PROFILE_FIELDS = ["name", "gender", "birthday", "province", "city"]
 
 
-@functools.lru_cache(maxsize=200_000)
-def _key(i: Identifier) -> tuple[str, str, str]:
-    # The blind index is an HMAC behind a key-file lookup: computed once per identifier, not per use.
-    return (i.type, i.namespace, i.index)
 
 
 def event_name(event: dict) -> str:
@@ -86,25 +81,15 @@ class _Pending:
 class _Batch:
     actor: Actor
     source_id: int
-    owner: dict[tuple, int] = field(default_factory=dict)  # identifier key -> profile id (as of this batch)
-    redirect: dict[int, int] = field(default_factory=dict)  # merged profile -> survivor
+    resolver: BatchResolver
     pending: list[_Pending] = field(default_factory=list)
 
+    @property
+    def redirect(self) -> dict[int, int]:  # merged profile -> survivor
+        return self.resolver.redirect
+
     def live(self, pid: int) -> int:
-        seen = set()
-        while pid in self.redirect and pid not in seen:
-            seen.add(pid)
-            pid = self.redirect[pid]
-        return pid
-
-    def known(self, ids: list[Identifier]) -> set[int | None]:
-        return {self.live(self.owner[_key(i)]) if _key(i) in self.owner else None for i in ids}
-
-    def learn(self, ids: list[Identifier], pid: int, merged: list[int]) -> None:
-        for m in merged:
-            self.redirect[m] = pid
-        for i in ids:
-            self.owner.setdefault(_key(i), pid)
+        return self.resolver.live(pid)
 
 
 def _alias_candidates(event: dict) -> list[Identifier]:
@@ -118,53 +103,36 @@ def _alias_candidates(event: dict) -> list[Identifier]:
 
 
 def _prefetch(state: _Batch, events: list[dict]) -> None:
-    """Look up every identifier of the batch at once, then take the resolution locks of the events that will
-    need :func:`resolve_profile`, all together in one sorted order: resolving them one by one would take each
-    event's locks in batch order, and two batches sharing identifiers could deadlock."""
+    """Look up every identifier of the batch at once; the resolution locks of the events that will need a
+    resolution are taken together in one sorted order (resolving them one by one would take each event's locks
+    in batch order, and two batches sharing identifiers could deadlock), and those identifiers read again."""
     per_event = [_alias_candidates(e) if e["type"] == "alias" else identifiers_of(e) for e in events]
-    ids = list(dict.fromkeys(i for group in per_event for i in group))
-    wanted = {_key(i) for i in ids}
-    # Plain tuples, not model instances (resolution.find_profiles builds a Profile per row): a merged owner
-    # is followed through ``redirect`` like merges made inside the batch.
-    rows = (Identity.objects.in_org(state.actor).filter(value_index__in=sorted({k[2] for k in wanted}))
-            .values_list("type", "namespace", "value_index", "profile_id", "profile__status",
-                         "profile__merged_into_id"))
-    for type_, namespace, index, pid, status, into in rows:
-        if (type_, namespace, index) in wanted:
-            state.owner[(type_, namespace, index)] = pid
-            if status == ProfileStatus.MERGED and into:
-                state.redirect[pid] = into
-    slow: dict[Identifier, None] = {}
-    for event, group in zip(events, per_event, strict=True):
-        owners = state.known(group)
-        if event["type"] in ("identify", "alias") or None in owners or len(owners) != 1:
-            slow.update(dict.fromkeys(group))
-    if slow:
-        lock_identifiers(state.actor.org_id, list(slow))
+    state.resolver.prepare(per_event, [e["type"] in ("identify", "alias") for e in events])
 
 
-def _resolve(state: _Batch, ids: list[Identifier], at: dt.datetime) -> Profile:
-    result = resolve_profile(actor=state.actor, identifiers=ids, source=PROFILE_SOURCE)
-    if result.created:  # seen from the event's time, not the processing time (the batch's span is added later)
-        Profile.objects.filter(pk=result.profile.pk).update(first_seen_at=at, last_seen_at=at)
-    state.learn(ids, result.profile.pk, result.merged_ids)
-    return result.profile
+def _resolve(state: _Batch, ids: list[Identifier], at: dt.datetime) -> int:
+    result = state.resolver.resolve(ids, at)
+    if result.created:  # by resolve_profile: seen from the event's time, not the processing time
+        Profile.objects.filter(pk=result.profile_id).update(first_seen_at=at, last_seen_at=at)
+    return result.profile_id
 
 
-def _alias(state: _Batch, event: dict, at: dt.datetime) -> Profile:
+def _alias(state: _Batch, event: dict, at: dt.datetime) -> int:
     """alias(previousId → userId): the previous id, as a user id if one is known, else as an anonymous id,
     is resolved together with the user id, so an anonymous-only profile folds into the known one and two
     known customers go to the review queue (the resolution rules; user_id is single-valued)."""
     user = identifier("user_id", event["userId"])
     prev_user = identifier("user_id", event["previousId"])
-    prev = prev_user if prev_user and _key(prev_user) in state.owner else identifier("anonymous_id", event["previousId"])
+    prev = (prev_user if prev_user and _key(prev_user) in state.resolver.owner
+            else identifier("anonymous_id", event["previousId"]))
     return _resolve(state, [i for i in (user, prev) if i], at)
 
 
-def _apply_traits(actor: Actor, profile: Profile, traits: object) -> None:
+def _apply_traits(state: _Batch, pid: int, traits: object) -> None:
     if not isinstance(traits, dict) or not traits:
         return
-    profile.refresh_from_db()
+    new = state.resolver.pending(pid)  # created in this batch, not inserted yet: its columns are set in place
+    profile = new or Profile.objects.get(pk=pid)
     columns, extra = profile_columns(traits)
     before = {f: getattr(profile, f) for f in PROFILE_FIELDS}
     before.update({f"traits.{k}": profile.traits.get(k) for k in extra})
@@ -175,25 +143,25 @@ def _apply_traits(actor: Actor, profile: Profile, traits: object) -> None:
     after.update({f"traits.{k}": v for k, v in extra.items()})
     changes = diff(before, after, personal={"name": "text", "birthday": "text"})
     if changes:
-        profile.save(update_fields=[*PROFILE_FIELDS, "traits", "updated_at"])
-        record_write(actor, "update", "cdp.profile", profile.pk, changes, via="identify")
+        if new is None:
+            profile.save(update_fields=[*PROFILE_FIELDS, "traits", "updated_at"])
+        record_write(state.actor, "update", "cdp.profile", profile.pk, changes, via="identify")
 
 
 def _handle(state: _Batch, event: dict) -> None:
     kind = event["type"]
     at = dt.datetime.fromisoformat(event["timestamp"])
     if kind == "alias":
-        profile = _alias(state, event, at)
+        pid = _alias(state, event, at)
     else:
         ids = identifiers_of(event)
-        owners = state.known(ids)
+        owners = state.resolver.known(ids)
         if kind == "identify" or None in owners or len(owners) != 1:
-            profile = _resolve(state, ids, at)
+            pid = _resolve(state, ids, at)
             if kind == "identify":
-                _apply_traits(state.actor, profile, without_identifiers(event.get("traits")))
+                _apply_traits(state, pid, without_identifiers(event.get("traits")))
         else:
-            profile = owners.pop()
-    pid = profile if isinstance(profile, int) else profile.pk
+            pid = owners.pop()
     state.pending.append(_Pending(pid, event, at))
 
 
@@ -241,6 +209,7 @@ def _event_row(state: _Batch, p: _Pending) -> tuple:
 
 
 def _flush(state: _Batch) -> None:
+    state.resolver.flush()  # profiles created by the batch exist before anything refers to them
     if not state.pending:
         return
     _repoint_merged(state)
@@ -340,7 +309,8 @@ def _seen(state: _Batch) -> None:
 
 def process_events(*, org_id: int, source_id: int, events: list[dict]) -> int:
     """Process one batch's events inside the caller's transaction; returns how many were written."""
-    state = _Batch(Actor.system(org_id, label="ingest"), source_id)
+    actor = Actor.system(org_id, label="ingest")
+    state = _Batch(actor, source_id, BatchResolver(actor, PROFILE_SOURCE))
     _prefetch(state, events)
     for event in events:
         _handle(state, event)
