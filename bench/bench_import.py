@@ -151,7 +151,7 @@ def generate(path: Path, rows: int, existing: list, seed: int, encoding: str) ->
                 if rng.random() < 0.1:
                     row[9] = f"ERP{seed}-{n}"
                 kinds["new"] += 1
-            if rng.random() < 0.001:
+            if rng.random() < 0.001 and len(row) == len(HEADER):
                 row[0] = "=HYPERLINK(\"http://x.example\",\"点我\")"
                 row[11] = "=cmd|' /C calc'!A0"
             w.writerow(row)
@@ -161,15 +161,19 @@ def generate(path: Path, rows: int, existing: list, seed: int, encoding: str) ->
 
 
 class Db:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, var: str | None = None, reuse: bool = False):
         self.kind = kind
-        self.var = tempfile.mkdtemp(prefix=f"siyu-bench-import-{kind}-")
+        self.var = var or tempfile.mkdtemp(prefix=f"siyu-bench-import-{kind}-")
+        Path(self.var).mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, SIYU_VAR_DIR=self.var, DJANGO_SETTINGS_MODULE="siyu.settings",
                         SIYU_LOG_LEVEL="ERROR")
         self.env.pop("DATABASE_URL", None)
         if kind == "postgres":
             import psycopg
 
+            self.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
+            if reuse:
+                return
             with psycopg.connect(PG_ADMIN, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
                 c.execute(f'CREATE DATABASE "{PG_NAME}"')
@@ -200,21 +204,30 @@ def _import(db: Db, org: int, path: Path, mapping: Path) -> dict:
             "summary": summary}
 
 
-def run_db(kind: str, rows: int, existing: int, xlsx_rows: int) -> dict:
-    db = Db(kind)
-    db.run("-m", "siyu.cli", "migrate", "--verbosity", "0")
-    db.run("-m", "siyu.cli", "createcachetable")
-    org = json.loads(db.run("-c", SETUP_SNIPPET).strip().splitlines()[-1])["org"]
-    t = time.monotonic()
-    db.run("-m", "siyu.cli", "bench-data", "--org", str(org), "--profiles", str(existing), "--events", "0")
-    setup_seconds = time.monotonic() - t
+def run_db(kind: str, rows: int, existing: int, xlsx_rows: int, var: str | None, reuse: bool,
+           encodings: list[str]) -> dict:
+    """``reuse`` with ``var``: the database and var dir of an earlier run (same field keys), its existing
+    customers already loaded (organisation 1); imports of earlier runs stay, so later files meet more."""
+    db = Db(kind, var, reuse)
     known = Path(db.var) / "existing.json"
-    db.run("-c", EXISTING_SNIPPET, str(org), str(min(existing, 400_000) * 3), str(known))
+    setup_seconds = 0.0
+    org = 1
+    if not reuse:
+        db.run("-m", "siyu.cli", "migrate", "--verbosity", "0")
+        db.run("-m", "siyu.cli", "createcachetable")
+        org = json.loads(db.run("-c", SETUP_SNIPPET).strip().splitlines()[-1])["org"]
+        t = time.monotonic()
+        db.run("-m", "siyu.cli", "bench-data", "--org", str(org), "--profiles", str(existing), "--events", "0")
+        setup_seconds = time.monotonic() - t
+    if not known.exists():
+        db.run("-c", EXISTING_SNIPPET, str(org), str(min(existing, 400_000) * 3), str(known))
     existing_rows = json.loads(known.read_text())
     mapping = Path(db.var) / "mapping.json"
     mapping.write_text(json.dumps(MAPPING, ensure_ascii=False))
     results = {"existing_profiles": existing, "bench_data_seconds": round(setup_seconds, 1), "runs": []}
     for seed, encoding in ((1, "utf-8"), (2, "gbk")):
+        if encoding not in encodings:
+            continue
         path = Path(db.var) / f"contacts-{encoding}.csv"
         kinds = generate(path, rows, existing_rows, seed, encoding)
         result = _import(db, org, path, mapping)
@@ -252,11 +265,14 @@ def run(args, rest: list[str]) -> dict:
     p.add_argument("--rows", type=int)
     p.add_argument("--existing", type=int)
     p.add_argument("--xlsx-rows", type=int)
+    p.add_argument("--var", help="var dir to use (with --reuse: the one of the run that loaded the database)")
+    p.add_argument("--reuse", action="store_true", help="skip creating the database and loading customers")
+    p.add_argument("--encodings", default="utf-8,gbk", help="which CSV files to import, in order")
     opts = p.parse_args(rest)
     rows = opts.rows or (100_000 if args.quick else 1_000_000)
     existing = opts.existing or (100_000 if args.quick else 1_000_000)
     xlsx_rows = opts.xlsx_rows if opts.xlsx_rows is not None else (20_000 if args.quick else 100_000)
     out = {"workload": "P5", "targets": {"postgres": "<= 60 s and <= 512 MB", "sqlite": "<= 180 s"}}
     for kind in (["postgres", "sqlite"] if opts.db == "both" else [opts.db]):
-        out[kind] = run_db(kind, rows, existing, xlsx_rows)
+        out[kind] = run_db(kind, rows, existing, xlsx_rows, opts.var, opts.reuse, opts.encodings.split(","))
     return out
