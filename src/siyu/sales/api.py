@@ -107,10 +107,10 @@ def _opp(actor, opportunity_id) -> dict:
 @router.get("/leads", response={200: LeadPage, **ERRORS}, summary="List leads")
 def list_leads(request: HttpRequest, params: Query[LeadListParams]):
     actor = require(request, "sales.lead.read")
+    meta = selectors.lead_meta(actor)
     page = selectors.lead_page(actor, filters=_filters(request, params.filters), sort=params.sort,
                                cursor=params.cursor, limit=params.limit, status=params.status,
-                               owner_id=params.owner_id, pool_id=params.pool_id, mine=params.mine)
-    meta = selectors.lead_meta(actor)
+                               owner_id=params.owner_id, pool_id=params.pool_id, mine=params.mine, meta=meta)
     return {"items": [presenters.lead_data(actor, meta, x) for x in page.items], "next_cursor": page.next_cursor}
 
 
@@ -421,10 +421,11 @@ def create_close_reason(request: HttpRequest, payload: CloseReasonIn):
 @router.get("/opportunities", response={200: OpportunityPage, **ERRORS}, summary="List opportunities")
 def list_opportunities(request: HttpRequest, params: Query[OpportunityListParams]):
     actor = require(request, "sales.opportunity.read")
+    meta = selectors.opportunity_meta(actor)
     page = selectors.opportunity_page(actor, filters=_filters(request, params.filters), sort=params.sort,
                                       cursor=params.cursor, limit=params.limit, status=params.status,
-                                      pipeline_id=params.pipeline_id, stage_id=params.stage_id, mine=params.mine)
-    meta = selectors.opportunity_meta(actor)
+                                      pipeline_id=params.pipeline_id, stage_id=params.stage_id, mine=params.mine,
+                                      meta=meta)
     return {"items": [presenters.opportunity_data(actor, meta, x) for x in page.items],
             "next_cursor": page.next_cursor}
 

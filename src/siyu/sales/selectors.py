@@ -39,7 +39,7 @@ BOARD_COLUMN = 50
 
 def lead_page(actor: Actor, *, filters: list[Filter], sort: str | None = None, cursor: str | None = None,
               limit: int = 50, status: str | None = None, owner_id: int | None = None,
-              pool_id: int | None = None, mine: bool = False) -> Page:
+              pool_id: int | None = None, mine: bool = False, meta=None) -> Page:
     qs = Lead.objects.visible_to(actor).filter(merged_into__isnull=True)
     if status:
         qs = qs.filter(status=status)
@@ -49,7 +49,7 @@ def lead_page(actor: Actor, *, filters: list[Filter], sort: str | None = None, c
         qs = qs.filter(owner_id=actor.user_id)
     if pool_id is not None:
         qs = qs.filter(pool_id=pool_id)
-    qs, order = apply_filters(qs, actor=actor, object_key="sales.lead", filters=filters, sort=sort)
+    qs, order = apply_filters(qs, actor=actor, meta=meta or lead_meta(actor), filters=filters, sort=sort)
     return paginate(qs.select_related("owner"), order=order or ["-id"], cursor=cursor, limit=limit)
 
 
@@ -67,7 +67,7 @@ def lead_history(actor: Actor, lead: Lead, *, limit: int = 100) -> list[LeadHist
 
 def opportunity_page(actor: Actor, *, filters: list[Filter], sort: str | None = None, cursor: str | None = None,
                      limit: int = 50, status: str | None = None, pipeline_id: int | None = None,
-                     stage_id: int | None = None, mine: bool = False) -> Page:
+                     stage_id: int | None = None, mine: bool = False, meta=None) -> Page:
     qs = Opportunity.objects.visible_to(actor)
     if status:
         qs = qs.filter(status=status)
@@ -77,7 +77,7 @@ def opportunity_page(actor: Actor, *, filters: list[Filter], sort: str | None = 
         qs = qs.filter(stage_id=stage_id)
     if mine and actor.user_id:
         qs = qs.filter(owner_id=actor.user_id)
-    qs, order = apply_filters(qs, actor=actor, object_key="sales.opportunity", filters=filters, sort=sort)
+    qs, order = apply_filters(qs, actor=actor, meta=meta or opportunity_meta(actor), filters=filters, sort=sort)
     return paginate(qs.select_related("stage", "owner"), order=order or ["-id"], cursor=cursor, limit=limit)
 
 
