@@ -14,5 +14,6 @@ urlpatterns = [
     path("customers/segments/", include("siyu.cdp.segments.urls")),
     path("customers/", include("siyu.cdp.urls")),
     path("channels/wecom/", include("siyu.channels.wecom.urls")),
+    path("sales/", include("siyu.sales.urls")),
     path("", include("siyu.iam.urls")),
 ]
