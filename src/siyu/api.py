@@ -117,9 +117,10 @@ def _mount() -> None:
     api.add_router("/platform", platform_router)
     api.add_router("/cdp", "siyu.cdp.api.router")
     api.add_router("/cdp/segments", "siyu.cdp.segments.api.router")
+    api.add_router("/sales/commerce", "siyu.sales.commerce_api.router")
+    api.add_router("/platform/approvals", "siyu.platform.approvals.api.router")
     api.add_router("/cdp/imports", "siyu.cdp.imports_api.router")
     api.add_router("/channels/wecom", "siyu.channels.wecom.api.router")
-    api.add_router("/sales", "siyu.sales.api.router")
 
 
 _mount()

@@ -228,10 +228,10 @@ def _finish(actor: Actor, req: ApprovalRequest, obj: Any, status: str) -> None:
 
 
 def visible_requests(actor: Actor):
-    """Requests the actor may see: all of the organisation with ``platform.approval.manage``, else those it
-    submitted or has (had) a task in."""
+    """Requests the actor may see: all of the organisation with ``platform.approval.read`` (or ``.manage``),
+    else those it submitted or has (had) a task in, itself or as the one who delegated."""
     qs = ApprovalRequest.objects.in_org(actor)
-    if actor.can("platform.approval.manage"):
+    if actor.can("platform.approval.read") or actor.can("platform.approval.manage"):
         return qs
     from django.db.models import Q
 
@@ -242,7 +242,7 @@ def visible_requests(actor: Actor):
 
 def _visible_request(actor: Actor, request_id: int, *, for_update: bool = False) -> ApprovalRequest:
     qs = visible_requests(actor).filter(pk=request_id)
-    req = (qs.select_for_update() if for_update else qs).select_related("process").first()
+    req = (qs.select_for_update(of=("self",)) if for_update else qs).select_related("process").first()
     if req is None:
         raise NotFound("not found")
     return req

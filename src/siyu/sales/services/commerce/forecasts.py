@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from siyu.iam.models import Membership
@@ -162,7 +162,8 @@ def target_progress(actor: Actor, *, period: str) -> list[dict[str, Any]]:
     from siyu.iam.models import Department
 
     out = []
-    for t in SalesTarget.objects.in_org(actor).filter(period=period).order_by("department_id", "user_id"):
+    for t in SalesTarget.objects.in_org(actor).filter(period=period).order_by(
+            F("user_id").asc(nulls_last=True), "department_id"):
         if t.user_id is not None:
             cond = Q(owner_id=t.user_id)
         else:
