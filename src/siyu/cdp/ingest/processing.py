@@ -75,6 +75,7 @@ class _Pending:
     profile_id: int
     event: dict
     at: dt.datetime
+    source_id: int
 
 
 @dataclass
@@ -83,6 +84,7 @@ class _Batch:
     source_id: int
     resolver: BatchResolver
     pending: list[_Pending] = field(default_factory=list)
+    identifiers: list[list[Identifier]] = field(default_factory=list)  # per event, computed once
 
     @property
     def redirect(self) -> dict[int, int]:  # merged profile -> survivor
@@ -106,8 +108,8 @@ def _prefetch(state: _Batch, events: list[dict]) -> None:
     """Look up every identifier of the batch at once; the resolution locks of the events that will need a
     resolution are taken together in one sorted order (resolving them one by one would take each event's locks
     in batch order, and two batches sharing identifiers could deadlock), and those identifiers read again."""
-    per_event = [_alias_candidates(e) if e["type"] == "alias" else identifiers_of(e) for e in events]
-    state.resolver.prepare(per_event, [e["type"] in ("identify", "alias") for e in events])
+    state.identifiers = [_alias_candidates(e) if e["type"] == "alias" else identifiers_of(e) for e in events]
+    state.resolver.prepare(state.identifiers, [e["type"] in ("identify", "alias") for e in events])
 
 
 def _resolve(state: _Batch, ids: list[Identifier], at: dt.datetime) -> int:
@@ -148,13 +150,12 @@ def _apply_traits(state: _Batch, pid: int, traits: object) -> None:
         record_write(state.actor, "update", "cdp.profile", profile.pk, changes, via="identify")
 
 
-def _handle(state: _Batch, event: dict) -> None:
+def _handle(state: _Batch, event: dict, ids: list[Identifier], source_id: int) -> None:
     kind = event["type"]
     at = dt.datetime.fromisoformat(event["timestamp"])
     if kind == "alias":
         pid = _alias(state, event, at)
     else:
-        ids = identifiers_of(event)
         owners = state.resolver.known(ids)
         if kind == "identify" or None in owners or len(owners) != 1:
             pid = _resolve(state, ids, at)
@@ -162,7 +163,7 @@ def _handle(state: _Batch, event: dict) -> None:
                 _apply_traits(state, pid, without_identifiers(event.get("traits")))
         else:
             pid = owners.pop()
-    state.pending.append(_Pending(pid, event, at))
+    state.pending.append(_Pending(pid, event, at, source_id))
 
 
 def _dt(value):
@@ -203,7 +204,7 @@ def _event_row(state: _Batch, p: _Pending) -> tuple:
         props = {}
     else:
         props = e.get("properties") or {}
-    return (state.actor.org_id, p.profile_id, state.source_id, kind, event_name(e), e["messageId"],
+    return (state.actor.org_id, p.profile_id, p.source_id, kind, event_name(e), e["messageId"],
             e.get("anonymousId") or "", e.get("userId") or "", json.dumps(props, ensure_ascii=False),
             json.dumps(context, ensure_ascii=False), _dt(p.at), _dt(dt.datetime.fromisoformat(e["receivedAt"])))
 
@@ -307,13 +308,14 @@ def _seen(state: _Batch) -> None:
         )
 
 
-def process_events(*, org_id: int, source_id: int, events: list[dict]) -> int:
-    """Process one batch's events inside the caller's transaction; returns how many were written."""
+def process_events(*, org_id: int, source_id: int, events: list[dict], source_ids: list[int] | None = None) -> int:
+    """Process events (of one batch, or of several batches of one organisation, ``source_ids`` then naming
+    each event's source) inside the caller's transaction; returns how many were written."""
     actor = Actor.system(org_id, label="ingest")
     state = _Batch(actor, source_id, BatchResolver(actor, PROFILE_SOURCE))
     _prefetch(state, events)
-    for event in events:
-        _handle(state, event)
+    for i, event in enumerate(events):
+        _handle(state, event, state.identifiers[i], source_ids[i] if source_ids else source_id)
     _flush(state)
     return len(state.pending)
 
@@ -325,26 +327,42 @@ def _retryable(exc: Exception) -> bool:
 
 def process_batch(batch: EventBatch) -> int:
     """Process a claimed batch and mark it done in the same transaction; on failure leave it for a retry."""
+    return process_batches([batch])
+
+
+def process_batches(batches: list[EventBatch]) -> int:
+    """Process claimed batches of one organisation together, in one transaction that also marks them done
+    (one resolution pass, one write of events, timeline and rollups, one commit for all of them). If that
+    fails, each batch is processed alone, so one bad batch only postpones itself."""
     for attempt in range(3):
         try:
             with transaction.atomic():
-                still = EventBatch.objects.filter(pk=batch.pk, processed_at__isnull=True)
+                still = EventBatch.objects.filter(pk__in=[b.pk for b in batches], processed_at__isnull=True)
                 if connection.vendor == "postgresql":
-                    still = still.select_for_update()
-                if not still.exists():
-                    return 0  # another worker finished it after our lease ran out
-                n = process_events(org_id=batch.org_id, source_id=batch.source_id, events=batch.payload)
-                EventBatch.objects.filter(pk=batch.pk).update(processed_at=clock.now(), locked_until=None)
+                    still = still.select_for_update().order_by("pk")
+                open_ids = set(still.values_list("pk", flat=True))
+                todo = [b for b in batches if b.pk in open_ids]
+                if not todo:
+                    return 0  # another worker finished them after our lease ran out
+                events = [e for b in todo for e in b.payload]
+                n = process_events(org_id=todo[0].org_id, source_id=todo[0].source_id, events=events,
+                                   source_ids=[b.source_id for b in todo for _ in b.payload])
+                EventBatch.objects.filter(pk__in=open_ids).update(processed_at=clock.now(), locked_until=None)
                 return n
         except OperationalError as exc:
             if _retryable(exc) and attempt < 2:
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            _postpone(batch, exc)
-            return 0
+            return _alone(batches, exc)
         except Exception as exc:  # noqa: BLE001 - one bad batch must not stop the others; it is retried
-            _postpone(batch, exc)
-            return 0
+            return _alone(batches, exc)
+    return 0
+
+
+def _alone(batches: list[EventBatch], exc: Exception) -> int:
+    if len(batches) > 1:
+        return sum(process_batches([b]) for b in batches)
+    _postpone(batches[0], exc)
     return 0
 
 
@@ -368,8 +386,11 @@ def process_pending(*, max_seconds: float = 30.0, linger_seconds: float | None =
                 break
             time.sleep(0.05)
             continue
+        by_org: dict[int, list[EventBatch]] = defaultdict(list)
         for batch in batches:
-            done += process_batch(batch)
+            by_org[batch.org_id].append(batch)
+        for group in by_org.values():
+            done += process_batches(group)
         idle_until = time.monotonic() + linger
     return done
 
