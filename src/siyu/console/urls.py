@@ -13,6 +13,7 @@ urlpatterns = [
     path("customers/import/", include("siyu.cdp.imports_urls")),
     path("customers/segments/", include("siyu.cdp.segments.urls")),
     path("customers/", include("siyu.cdp.urls")),
+    path("sales/commerce/", include("siyu.sales.commerce_urls")),
     path("channels/wecom/", include("siyu.channels.wecom.urls")),
     path("sales/", include("siyu.sales.urls")),
     path("", include("siyu.iam.urls")),

@@ -96,9 +96,13 @@ def _system_loader(model):
 
 
 def register() -> None:
+    from siyu.console import navigation
     from siyu.sales import commerce_permissions  # noqa: F401  (declares sales.quote.*, … at start-up)
+    from siyu.sales.commerce_nav import NAV
 
     from . import forecasts  # noqa: F401  (registers the sales.forecast.snapshot scheduled action)
+
+    navigation.register(*NAV)
 
     registry.register_resolver("manager", submitter_manager)
     registry.register_resolver("department_head", department_head)
