@@ -63,3 +63,17 @@ def test_a_rep_cannot_open_a_colleagues_lead(team, world, login_client, sales_st
     assert client.get(reverse("sales_lead", args=[world["mine"].pk])).status_code == 404
     assert client.post(reverse("sales_lead_status", args=[world["mine"].pk]), {"status": "working"}).status_code == 404
     assert sales_state() == before
+
+
+def test_demo_records_open_every_detail_page(team, login_client):
+    """What the console's browser gate needs: seed_demo gives a record for each detail route."""
+    from siyu.sales.demo_data import seed_demo
+
+    ids = seed_demo(team.admin)
+    assert seed_demo(team.admin) == ids  # idempotent
+    client = login_client(_admin_membership(team))
+    for name, word in [("sales_lead", "lead"), ("sales_opportunity", "opportunity"), ("sales_pipeline", "pipeline"),
+                       ("sales_board", "pipeline"), ("sales_rule", "rule"), ("sales_form", "form"),
+                       ("sales_stage_cards", "stage")]:
+        r = client.get(reverse(name, args=[ids[word][0]]))
+        assert r.status_code == 200, (name, r.status_code)

@@ -23,6 +23,17 @@ class LeadAssigned(DomainEvent):
 
 
 @dataclass(frozen=True)
+class LeadsAssignedInBulk(DomainEvent):
+    """One per owner and bulk chunk (instead of one ``LeadAssigned`` per lead): the leads a bulk job gave one
+    owner, for notifications that say "you got 37 new leads"."""
+
+    job_id: int | None
+    owner_id: int
+    lead_ids: list[int]
+    how: str
+
+
+@dataclass(frozen=True)
 class LeadReturnedToPool(DomainEvent):
     lead_id: int
     pool_id: int | None

@@ -22,7 +22,7 @@ from siyu.kernel import auditing, clock, events, scheduled
 from siyu.kernel.actor import Actor, DataScope
 from siyu.kernel.errors import NotFound, ValidationFailed
 
-from ..events import LeadAssigned
+from ..events import LeadsAssignedInBulk
 from ..models.jobs import BulkJob
 from ..models.leads import OPEN_STATUSES, Lead, LeadHistory
 from ..models.pools import Pool, PoolKind
@@ -150,6 +150,7 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
     rules = {r.pk: r for r in ctx.rules}
     buckets: set[tuple[str, dt.datetime]] = set()
     history, audit = [], []
+    by_owner: dict[int, list[int]] = defaultdict(list)
     how = "transfer" if transfer_to else "bulk_rule"
     for (owner, dept, rule_id, pool_id, explanation), members in groups.items():
         ids = [lead.pk for lead in members]
@@ -173,10 +174,12 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
                                        data={"how": how, "rule_id": rule_id, "owner_id": owner, "pool_id": pool_id,
                                              "explanation": explanation, "job_id": job.pk if job else None}))
             audit.append([lead.pk, lead.owner_id, owner])
-            if owner is not None:
-                events.emit(LeadAssigned(org_id=actor.org_id, lead_id=lead.pk, owner_id=owner, rule_id=rule_id,
-                                         how=how))
+        if owner is not None:
+            by_owner[owner].extend(ids)
     LeadHistory.objects.bulk_create(history, batch_size=1000)
+    for owner, ids in sorted(by_owner.items()):
+        events.emit(LeadsAssignedInBulk(org_id=actor.org_id, job_id=job.pk if job else None, owner_id=owner,
+                                        lead_ids=sorted(ids), how=how))
     for kind, bucket in sorted(buckets):
         assignment.schedule_sla(actor.org_id, kind, bucket)
     assignment.save_cursors(ctx)
