@@ -9,7 +9,7 @@ ack received. Reported: p50/p95/p99/max, probes not visible within 30 s after th
 second by the worker, and the backlog left.
 
 Usage: ``make bench NAME=event_latency`` (``--rate EVENTS_PER_S`` of background load, default 2,000;
-``--seconds`` default 30; ``--db postgres|sqlite|both``; ``--quick``).
+``--seconds`` default 30; ``--db postgres|sqlite|both``; ``--worker-threads`` default 2; ``--quick``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 
-from bench.bench_ingest import EVENTS_PER_BATCH, Stack, drive, make_event
+from bench.bench_ingest import EVENTS_PER_BATCH, Stack, drive, load_average, make_event
 from bench.stats import summary
 
 USERS = 500
@@ -44,7 +44,8 @@ def _events(stack: Stack) -> int:
 
 
 def bench_db(db: str, opts) -> dict:
-    stack = Stack(db, worker=True, extra_env={"SIYU_DURABLE_POLL_SECONDS": "1"}).start()
+    stack = Stack(db, worker=True, threads=opts.threads,
+                  extra_env={"SIYU_DURABLE_POLL_SECONDS": "1", "SIYU_WORKERS": str(opts.worker_threads)}).start()
     try:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         tag = uuid.uuid4().hex[:6]
@@ -103,6 +104,7 @@ def bench_db(db: str, opts) -> dict:
         latencies = [(seen[n] - acked[n]) * 1000 for n in acked if n in seen]
         return {
             "database": db,
+            "load_average_at_end": load_average(),
             "background_events_per_s": {"target": opts.rate, "achieved": round(r["stored"] / r["wall"])},
             "load_statuses": r["statuses"],
             "probes": len(acked), "probes_not_visible_after_30s": len(acked) - len(latencies),
@@ -119,9 +121,11 @@ def run(args, rest) -> dict:
     parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--threads", type=int, default=16, help="request threads per web worker")
+    parser.add_argument("--worker-threads", type=int, default=2, help="huey worker threads (SIYU_WORKERS)")
     opts = parser.parse_args(rest)
     if getattr(args, "quick", False):
         opts.seconds = min(opts.seconds, 10)
     dbs = ["postgres", "sqlite"] if opts.db == "both" else [opts.db]
     return {"dataset": f"{USERS} known users, background load of 100-event batches", "web_workers": 2,
-            "worker": "siyu worker (huey, 2 threads)", "results": [bench_db(db, opts) for db in dbs]}
+            "worker": f"siyu worker (huey, {opts.worker_threads} threads)", "results": [bench_db(db, opts) for db in dbs]}

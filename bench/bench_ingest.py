@@ -3,7 +3,9 @@
 For each database (PostgreSQL ``siyu_bench_ingest`` on 127.0.0.1:5432, and a SQLite file):
 
 * the database is created and migrated, an organisation and a source are made, and ``siyu serve`` runs as a
-  subprocess (2 workers) on a loopback port; no job worker runs, so the figures are the ingest path alone;
+  subprocess (``--workers`` 2 × ``--threads`` 16 by default: enough request threads per process for the group
+  commit of single events to gather a group) on a loopback port; no job worker runs, so the figures are the
+  ingest path alone;
 * **P1**: ``POST /v1/batch`` with 100 events of ~400 B each from a closed-loop generator (threads with
   keep-alive connections, a bounded number of requests): events/s and ack p50/p95/p99; then the same at a
   paced rate (10K events/s, or 80 % of the measured maximum if lower) for ack latency under a fixed load;
@@ -14,7 +16,9 @@ For each database (PostgreSQL ``siyu_bench_ingest`` on 127.0.0.1:5432, and a SQL
   another client, so often concurrently): duplicates stored (must be 0) and the throughput drop against P1.
 
 Usage: ``make bench NAME=ingest`` (``--quick`` for a smoke run; ``--db postgres|sqlite|both``;
-``--batches N`` for P1; ``--track-requests N`` for P2). Loopback only, bounded loops, stops by itself.
+``--batches N`` for P1; ``--track-requests N`` for P2; ``--workers``/``--threads`` for ``siyu serve``). Each result
+records the machine's load average before and after (the machine is shared: read figures against it). Loopback
+only, bounded loops, stops by itself.
 """
 
 from __future__ import annotations
@@ -252,11 +256,17 @@ def _rate(events: int, wall: float) -> int:
     return round(events / wall) if wall else 0
 
 
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def bench_db(db: str, opts) -> dict:
-    stack = Stack(db).start()
+    stack = Stack(db, web_workers=opts.workers, threads=opts.threads).start()
     try:
-        out: dict = {"database": db}
-        drive(stack.port, stack.auth, "/v1/batch", make_batches(20, f"warm-{uuid.uuid4().hex[:6]}"), 4)
+        out: dict = {"database": db, "load_average_before": load_average()}
+        # Warm every request thread the measured runs will use (first use opens connections, fills caches).
+        warm = opts.concurrency * 2
+        drive(stack.port, stack.auth, "/v1/batch", make_batches(warm * 3, f"warm-{uuid.uuid4().hex[:6]}"), warm)
         # P1 closed loop
         bodies = make_batches(opts.batches, f"p1-{uuid.uuid4().hex[:6]}", seed=2)
         r = drive(stack.port, stack.auth, "/v1/batch", bodies, opts.concurrency)
@@ -302,6 +312,7 @@ def bench_db(db: str, opts) -> dict:
                             "duplicates_stored": duplicates_stored(stack), "events_sent": sent,
                             "drop_vs_P1": round(1 - accepted_rate / p1_rate, 3) if p1_rate else None,
                             "ack_ms": r["latency"], "statuses": r["statuses"]}
+        out["load_average_after"] = load_average()
         return out
     finally:
         stack.stop()
@@ -314,6 +325,8 @@ def run(args, rest) -> dict:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--track-requests", type=int, default=None)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16)
     opts = parser.parse_args(rest)
     quick = getattr(args, "quick", False)
     opts.batches = opts.batches or (100 if quick else 600)
@@ -321,5 +334,6 @@ def run(args, rest) -> dict:
     if quick:
         opts.paced_seconds = min(opts.paced_seconds, 3.0)
     dbs = ["postgres", "sqlite"] if opts.db == "both" else [opts.db]
-    return {"dataset": f"{opts.batches} batches x {EVENTS_PER_BATCH} events (~400 B)", "web_workers": 2,
+    return {"dataset": f"{opts.batches} batches x {EVENTS_PER_BATCH} events (~400 B)",
+            "web_workers": opts.workers, "web_threads": opts.threads,
             "results": [bench_db(db, opts) for db in dbs]}
