@@ -245,9 +245,9 @@ def receivables(request: HttpRequest, by: str = "customer", as_of: dt.date | Non
 # --- forecasts and targets ------------------------------------------------------------------------------------
 
 @router.get("/forecast", response={200: list[ForecastOut], **ERRORS}, summary="Weighted forecast of a period")
-def forecast(request: HttpRequest, period: str, by: str = "owner"):
+def forecast(request: HttpRequest, period: str | None = None, by: str = "owner"):
     actor = require(request, "sales.target.read")
-    return forecasts.forecast(actor, period=period, by=by)
+    return forecasts.forecast(actor, period=period or forecasts.current_period(), by=by)
 
 
 @router.post("/forecast/snapshots", response={201: CountOut, **ERRORS}, summary="Snapshot a period's forecast now")
@@ -258,9 +258,10 @@ def snapshot(request: HttpRequest, payload: SnapshotIn):
 
 @router.get("/forecast/accuracy", response={200: list[AccuracyOut], **ERRORS},
             summary="Actual won against a snapshot")
-def accuracy(request: HttpRequest, period: str, taken_on: dt.date):
+def accuracy(request: HttpRequest, period: str | None = None, taken_on: dt.date | None = None):
     actor = require(request, "sales.target.read")
-    return forecasts.accuracy(actor, period=period, taken_on=taken_on)
+    return forecasts.accuracy(actor, period=period or forecasts.current_period(),
+                              taken_on=taken_on or forecasts.today())
 
 
 @router.put("/targets", response={200: TargetProgressOut, **ERRORS}, summary="Set a salesperson's or team's target")
@@ -271,6 +272,6 @@ def set_target(request: HttpRequest, payload: TargetIn):
 
 
 @router.get("/targets", response={200: list[TargetProgressOut], **ERRORS}, summary="Targets with progress")
-def targets(request: HttpRequest, period: str):
+def targets(request: HttpRequest, period: str | None = None):
     actor = require(request, "sales.target.read")
-    return forecasts.target_progress(actor, period=period)
+    return forecasts.target_progress(actor, period=period or forecasts.current_period())

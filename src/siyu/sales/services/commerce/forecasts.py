@@ -27,6 +27,15 @@ SNAPSHOT_ACTION = "sales.forecast.snapshot"
 ZERO = Decimal("0.00")
 
 
+def today() -> dt.date:
+    return timezone.localdate(clock.now())
+
+
+def current_period() -> str:
+    """This month, ``YYYY-MM``, in the configured time zone."""
+    return today().strftime("%Y-%m")
+
+
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
     """``[start, end)`` of a period."""
     m = re.fullmatch(r"(\d{4})(?:-(\d{2})|-Q([1-4]))?", period or "")
