@@ -11,7 +11,8 @@ For each database (PostgreSQL ``siyu_bench_segments_<size>`` on 127.0.0.1:5432, 
   warm-up run: median, min, max;
 * **P8**: creates 50 varied segments (attributes, tags, consent, identities, events with windows, NOT and
   property filters) — each computes its members set-based on creation — then runs the daily job's full
-  recompute of all 50 (diffs read, nothing to change): both timed.
+  recompute of all 50 (diffs read, nothing to change): both timed; and the incremental refresh of 100
+  random profiles against the 50 segments (what ingestion's hook costs per batch), median of 5.
 
 Usage: ``make bench NAME=segments`` (``--size S|M``, ``--db postgres|sqlite|both``, ``--runs 7``, ``--reuse``).
 """
@@ -213,9 +214,19 @@ def child(db: str, size: str, runs: int, reuse: bool, skip_p8: bool) -> dict:
         changes = membership.recompute_all(system, emit=True)
     recomputed = time.perf_counter() - started
     counts = list(Segment.objects.in_org(system).values_list("member_count", flat=True))
+    # The incremental path (what ingestion's hook costs per batch): 100 profiles against the 50 segments.
+    ids = list(Profile.objects.in_org(system).order_by("?").values_list("pk", flat=True)[:500])
+    refresh_ms = []
+    for lo in range(0, 500, 100):
+        started = time.perf_counter()
+        with transaction.atomic():
+            membership.refresh_profiles(system, ids[lo:lo + 100])
+        refresh_ms.append((time.perf_counter() - started) * 1000)
     result["p8"] = {"segments": len(rules), "initial_compute_s": round(created, 2),
                     "full_recompute_s": round(recomputed, 2), "changes": changes.total,
-                    "members_total": sum(counts), "largest": max(counts), "smallest": min(counts)}
+                    "members_total": sum(counts), "largest": max(counts), "smallest": min(counts),
+                    "refresh_100_profiles_ms": {"median": round(statistics.median(refresh_ms), 1),
+                                                "max": round(max(refresh_ms), 1)}}
     return result
 
 
