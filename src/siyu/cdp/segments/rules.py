@@ -178,15 +178,13 @@ class Validator:
         return self._meta
 
 
-_Context = Validator
-
 
 def parse(raw: Any, *, actor: Actor, path: str = "rules") -> Node:
     """Validate ``raw`` for ``actor``'s organisation and field access and return the tree (see ``Validator``)."""
     return Validator(actor).parse(raw, path)
 
 
-def _node(raw: Any, path: str, depth: int, ctx: _Context) -> Node | None:
+def _node(raw: Any, path: str, depth: int, ctx: Validator) -> Node | None:
     ctx.nodes += 1
     if ctx.nodes > MAX_NODES:
         return None  # reported once by parse()
@@ -220,13 +218,13 @@ def _node(raw: Any, path: str, depth: int, ctx: _Context) -> Node | None:
     return Group(op, tuple(children))  # type: ignore[arg-type]
 
 
-def _unknown(raw: dict, allowed: set[str], path: str, ctx: _Context) -> None:
+def _unknown(raw: dict, allowed: set[str], path: str, ctx: Validator) -> None:
     for key in raw:
         if key not in allowed:
             ctx.errors.add(f"{path}.{key}", "unknown key")
 
 
-def _int(raw: dict, key: str, path: str, ctx: _Context, *, default: int | None, lo: int, hi: int,
+def _int(raw: dict, key: str, path: str, ctx: Validator, *, default: int | None, lo: int, hi: int,
          nullable: bool = False) -> int | None:
     value = raw.get(key, default)
     if value is None and nullable:
@@ -237,7 +235,7 @@ def _int(raw: dict, key: str, path: str, ctx: _Context, *, default: int | None, 
     return value
 
 
-def _text(raw: dict, key: str, path: str, ctx: _Context, *, limit: int, required: bool = True) -> str | None:
+def _text(raw: dict, key: str, path: str, ctx: Validator, *, limit: int, required: bool = True) -> str | None:
     value = raw.get(key)
     if value is None and not required:
         return None
@@ -247,7 +245,7 @@ def _text(raw: dict, key: str, path: str, ctx: _Context, *, limit: int, required
     return value.strip()
 
 
-def _attribute(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _attribute(raw: dict, path: str, ctx: Validator) -> Node | None:
     from siyu.platform.filtering import Filter, build_condition
 
     _unknown(raw, {"type", "field", "op", "value"}, path, ctx)
@@ -281,7 +279,7 @@ def _attribute(raw: dict, path: str, ctx: _Context) -> Node | None:
     return Attribute(field, op, tuple(value) if isinstance(value, list) else value)
 
 
-def _tag(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _tag(raw: dict, path: str, ctx: Validator) -> Node | None:
     _unknown(raw, {"type", "tag_ids", "match"}, path, ctx)
     ids = raw.get("tag_ids")
     match = raw.get("match", "any")
@@ -299,7 +297,7 @@ def _tag(raw: dict, path: str, ctx: _Context) -> Node | None:
     return TagCondition(tuple(sorted(set(ids))), match)
 
 
-def _identity(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _identity(raw: dict, path: str, ctx: Validator) -> Node | None:
     from ..models import IdentityType
 
     _unknown(raw, {"type", "identity_type", "namespace"}, path, ctx)
@@ -314,7 +312,7 @@ def _identity(raw: dict, path: str, ctx: _Context) -> Node | None:
     return IdentityCondition(kind, namespace)
 
 
-def _consent(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _consent(raw: dict, path: str, ctx: Validator) -> Node | None:
     _unknown(raw, {"type", "purpose", "channel"}, path, ctx)
     purpose = raw.get("purpose")
     channel = raw.get("channel") or ""
@@ -328,7 +326,7 @@ def _consent(raw: dict, path: str, ctx: _Context) -> Node | None:
     return ConsentCondition(pk, purpose, channel)
 
 
-def _lifecycle(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _lifecycle(raw: dict, path: str, ctx: Validator) -> Node | None:
     _unknown(raw, {"type", "stages"}, path, ctx)
     stages = raw.get("stages")
     if not isinstance(stages, list) or not stages or len(stages) > MAX_LIST or not all(isinstance(s, str) for s in stages):
@@ -341,7 +339,7 @@ def _lifecycle(raw: dict, path: str, ctx: _Context) -> Node | None:
     return LifecycleCondition(tuple(sorted(set(stages))))
 
 
-def _event(raw: dict, path: str, ctx: _Context) -> Node | None:
+def _event(raw: dict, path: str, ctx: Validator) -> Node | None:
     _unknown(raw, {"type", "name", "did", "min_count", "within_days", "properties"}, path, ctx)
     name = _text(raw, "name", path, ctx, limit=200)
     did = raw.get("did", True)
@@ -362,7 +360,7 @@ def _event(raw: dict, path: str, ctx: _Context) -> Node | None:
     return EventCondition(name, did, min_count, within, tuple(parsed))  # type: ignore[arg-type]
 
 
-def _property(raw: Any, path: str, ctx: _Context) -> PropertyFilter | None:
+def _property(raw: Any, path: str, ctx: Validator) -> PropertyFilter | None:
     if not isinstance(raw, dict):
         ctx.errors.add(path, '{"key", "op", "value"}')
         return None
