@@ -274,6 +274,23 @@ def _kanban(pipeline_id: int, samples: int) -> dict:
     return {"open_opportunities": open_count, "page_bytes": len(r.content), "server_time": summary(times)}
 
 
+def _reused():
+    from siyu.iam.models import Membership, Organization
+    from siyu.iam.selectors import actor_for_membership
+    from siyu.kernel.actor import Actor
+    from siyu.sales.models.leads import Lead
+    from siyu.sales.models.opportunities import Opportunity, Pipeline
+    from siyu.sales.models.pools import Pool
+
+    org = Organization.objects.get(name="Bench Sales Co.")
+    system = Actor.system(org.pk)
+    admin = actor_for_membership(Membership.objects.in_org(system).get(user__email="admin@bench-sales.example"))
+    return admin, {"board_pipeline": Pipeline.objects.in_org(system).get(name="大客户看板").pk,
+                   "pool": Pool.objects.in_org(system).get(name="公海").pk, "reused": True,
+                   "leads": Lead.objects.in_org(system).count(),
+                   "opportunities": Opportunity.objects.in_org(system).count()}
+
+
 def run(args, rest) -> dict:
     import argparse
 
@@ -285,10 +302,12 @@ def run(args, rest) -> dict:
     p.add_argument("--bulk", type=int, default=100_000)
     p.add_argument("--reps", type=int, default=60)
     p.add_argument("--samples", type=int, default=300)
+    p.add_argument("--reuse", action="store_true", help="measure on the data a previous run left (no load)")
     opts = p.parse_args(rest)
     if args.quick:
         opts.leads, opts.opportunities, opts.bulk, opts.samples = 100_000, 20_000, 10_000, 100
-    recreate_database(opts.database_url)
+    if not opts.reuse:
+        recreate_database(opts.database_url)
     setup_django(opts.database_url, "/tmp/siyu-bench-sales")
     from django.conf import settings
     from django.core.management import call_command
@@ -296,13 +315,17 @@ def run(args, rest) -> dict:
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
     call_command("migrate", verbosity=0)
-    with transaction.atomic():
-        admin_m, admin, depts, reps = _org(opts.reps)
-        _rules(admin, reps, depts)
-    loaded = _load(admin, reps, opts.leads, opts.opportunities, opts.board)
+    if opts.reuse:
+        admin, loaded = _reused()
+        opts.leads, opts.opportunities = loaded.pop("leads"), loaded.pop("opportunities")
+    else:
+        with transaction.atomic():
+            admin_m, admin, depts, reps = _org(opts.reps)
+            _rules(admin, reps, depts)
+        loaded = _load(admin, reps, opts.leads, opts.opportunities, opts.board)
     rng = random.Random(11)
     result = {"database": connection.vendor, "leads": opts.leads, "opportunities": opts.opportunities,
-              "salespeople": opts.reps, **loaded}
+              **loaded}
     result["assignment"] = _decisions(admin, loaded["pool"], opts.samples)
     result["bulk_assign"] = _bulk(admin, loaded["pool"], opts.bulk)
     with connection.cursor() as cur:
