@@ -119,7 +119,8 @@ def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
             state.unavailable[u] = "inactive"
         elif u not in present:
             state.unavailable[u] = "away"  # on leave or outside working hours
-    _load(ctx, ids)
+    if rule.strategy == Strategy.LEAST_LOADED or any(cap is not None for cap in state.caps.values()):
+        _load(ctx, ids)  # loads matter only to least-loaded picks and capacity caps (one grouped count)
     ctx.states[rule.pk] = state
     return state
 
@@ -131,7 +132,7 @@ def _load(ctx: Context, user_ids: list[int]) -> None:
     rows = (Lead.objects.in_org(ctx.org).filter(owner_id__in=todo, status__in=OPEN_STATUSES)
             .values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n"))
     for u, n in rows:
-        ctx.loads[u] = n
+        ctx.loads[u] += n  # picks this batch made before the count are not in the database yet
     ctx.loaded_users.update(todo)
 
 
