@@ -123,6 +123,11 @@ def test_bulk_assign_and_transfer_run_as_jobs_with_progress(team, api, send, mon
     assert (r.json()["status"], r.json()["done"]) == ("done", 5)
     owners = list(Lead.objects.filter(pk__in=ids).order_by("pk").values_list("owner_id", flat=True))
     assert owners == [a, b, a, b, a] if a < b else [b, a, b, a, b]
+    from siyu.sales.models.leads import LeadHistory
+
+    rows = LeadHistory.objects.filter(lead_id__in=ids, kind="assigned").order_by("lead_id")
+    assert [(h.lead_id, h.data["job_id"], h.data["how"]) for h in rows] == [(i, job, "bulk_rule") for i in ids]
+    assert rows[0].at == Lead.objects.get(pk=ids[0]).assigned_at
     r = send(api, "post", f"{API}/bulk-jobs", {"kind": "transfer", "lead_ids": ids, "owner_id": team.manager.user_id})
     scheduled.run_due()
     assert set(Lead.objects.filter(pk__in=ids).values_list("owner_id", flat=True)) == {team.manager.user_id}
