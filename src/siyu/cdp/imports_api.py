@@ -20,7 +20,7 @@ from siyu.kernel.errors import NotFound, ValidationFailed
 from siyu.kernel.pagination import MAX_LIMIT, paginate
 
 from .importing import exporting, presenters, services, tasks
-from .importing.schemas import ImportCreate, ImportOut, ImportPage, MappingIn, PreviewOut
+from .importing.schemas import ImportCreate, ImportOut, ImportPage, ImportPreviewOut, MappingIn
 
 router = Router(tags=["cdp imports"])
 
@@ -88,7 +88,7 @@ def get_import(request: HttpRequest, job_id: int):
     return presenters.job_data(services.visible_job(actor, job_id))
 
 
-@router.get("/{int:job_id}/preview", response={200: PreviewOut, **ERRORS},
+@router.get("/{int:job_id}/preview", response={200: ImportPreviewOut, **ERRORS},
             summary="The detected encoding, the columns and the first rows")
 def preview_import(request: HttpRequest, job_id: int, rows: int = Query(10, ge=1, le=50)):
     actor = require(request, "cdp.profile.create")

@@ -18,10 +18,11 @@ from siyu.kernel.pagination import paginate
 
 from .commerce_schemas import (
     AccuracyOut,
+    CommerceCountOut,
+    CommerceSubmitIn,
     ContractIn,
     ContractOut,
     ContractPage,
-    CountOut,
     ExternalOrderIn,
     ForecastOut,
     OrderFromContractIn,
@@ -40,7 +41,6 @@ from .commerce_schemas import (
     ReceiptOut,
     ReceivableOut,
     SnapshotIn,
-    SubmitIn,
     SubmittedOut,
     TargetIn,
     TargetProgressOut,
@@ -128,7 +128,7 @@ def update_quote(request: HttpRequest, quote_id: int, payload: QuoteIn):
 
 
 @router.post("/quotes/{quote_id}/submit", response={200: SubmittedOut, **ERRORS}, summary="Submit for approval")
-def submit_quote(request: HttpRequest, quote_id: int, payload: SubmitIn):
+def submit_quote(request: HttpRequest, quote_id: int, payload: CommerceSubmitIn):
     actor = require(request, "sales.quote.update")
     req = quotes.submit_quote(actor=actor, quote_id=quote_id, comment=payload.comment)
     return {"request_id": req.pk, "status": req.status}
@@ -176,7 +176,7 @@ def update_contract(request: HttpRequest, contract_id: int, payload: ContractIn)
 
 @router.post("/contracts/{contract_id}/submit", response={200: SubmittedOut, **ERRORS},
              summary="Submit for approval")
-def submit_contract(request: HttpRequest, contract_id: int, payload: SubmitIn):
+def submit_contract(request: HttpRequest, contract_id: int, payload: CommerceSubmitIn):
     actor = require(request, "sales.contract.update")
     req = contracts.submit_contract(actor=actor, contract_id=contract_id, comment=payload.comment)
     return {"request_id": req.pk, "status": req.status}
@@ -250,7 +250,7 @@ def forecast(request: HttpRequest, period: str | None = None, by: str = "owner")
     return forecasts.forecast(actor, period=period or forecasts.current_period(), by=by)
 
 
-@router.post("/forecast/snapshots", response={201: CountOut, **ERRORS}, summary="Snapshot a period's forecast now")
+@router.post("/forecast/snapshots", response={201: CommerceCountOut, **ERRORS}, summary="Snapshot a period's forecast now")
 def snapshot(request: HttpRequest, payload: SnapshotIn):
     actor = require(request, "sales.target.manage")
     return Status(201, {"count": forecasts.take_snapshot(actor=actor, period=payload.period)})

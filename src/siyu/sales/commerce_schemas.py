@@ -91,7 +91,7 @@ class QuotePage(Schema):
     next_cursor: str | None
 
 
-class SubmitIn(Schema):
+class CommerceSubmitIn(Schema):
     comment: str = ""
 
 
@@ -235,7 +235,7 @@ class SnapshotIn(Schema):
     period: str
 
 
-class CountOut(Schema):
+class CommerceCountOut(Schema):
     count: int
 
 

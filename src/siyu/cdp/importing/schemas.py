@@ -62,7 +62,7 @@ class ImportPage(Schema):
     next_cursor: str | None = None
 
 
-class PreviewOut(Schema):
+class ImportPreviewOut(Schema):
     encoding: str
     kind: str
     columns: list[str]
