@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 
 from siyu.kernel import clock
 from siyu.kernel.actor import Actor
@@ -300,7 +301,10 @@ class BatchResolver:
         wanted = {_key(i) for i in ids}
         if not wanted:
             return
-        rows = (Identity.objects.in_org(self.actor).filter(value_index__in=sorted({k[2] for k in wanted}))
+        indexes = sorted({k[2] for k in wanted})
+        if connection.vendor == "postgresql":  # one array parameter: a list of thousands plans slowly
+            indexes = RawSQL("SELECT unnest(%s::text[])", [indexes])
+        rows = (Identity.objects.in_org(self.actor).filter(value_index__in=indexes)
                 .values_list("type", "namespace", "value_index", "profile_id", "profile__status",
                              "profile__merged_into_id"))
         hops: set[int] = set()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from siyu.kernel import clock, leases
 from siyu.kernel.actor import Actor
@@ -173,9 +174,11 @@ def _dt(value):
 def _repoint_merged(state: _Batch) -> None:
     """Lock the batch's profiles (in id order) and follow any merge committed since they were resolved."""
     ids = sorted({state.live(p.profile_id) for p in state.pending})
-    rows = Profile.objects.filter(pk__in=ids).order_by("pk")
-    if connection.vendor == "postgresql":
-        rows = rows.select_for_update()
+    if connection.vendor == "postgresql":  # one array parameter: a list of hundreds plans slowly
+        rows = Profile.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids])).select_for_update()
+    else:
+        rows = Profile.objects.filter(pk__in=ids)
+    rows = rows.order_by("pk")
     for pk, status, into in rows.values_list("pk", "status", "merged_into_id"):
         if status == ProfileStatus.MERGED and into:
             target = into
@@ -243,6 +246,17 @@ def _functions() -> tuple[str, str]:
     return ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
 
 
+def _rows(types: list[str], rows: list[tuple]) -> tuple[str, list]:
+    """A row source for many rows: on PostgreSQL ``unnest`` of one typed array per column (a handful of
+    parameters whatever the row count: planning a VALUES list of thousands of parameters cost more than the
+    upsert itself), on SQLite a VALUES list."""
+    if connection.vendor == "postgresql":
+        return ("SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")",  # noqa: S608 - our types
+                [list(column) for column in zip(*rows, strict=True)])
+    marks = "(" + ", ".join(["%s"] * len(types)) + ")"
+    return "VALUES " + ", ".join([marks] * len(rows)), [v for row in rows for v in row]
+
+
 def _rollups(state: _Batch) -> None:
     zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     totals: dict[tuple[int, str], list] = {}
@@ -259,29 +273,27 @@ def _rollups(state: _Batch) -> None:
         return
     org = state.actor.org_id
     lo, hi = _functions()
-    keys = sorted(totals)  # a stable order keeps concurrent upserts from deadlocking
-    params: list = []
-    for pid, name in keys:
-        count, first, last = totals[(pid, name)]
-        params += [org, pid, name, count, _dt(first), _dt(last)]
+    # sorted: a stable order keeps concurrent upserts from deadlocking
+    source, params = _rows(["bigint", "bigint", "text", "integer", "timestamptz", "timestamptz"], [
+        (org, pid, name, totals[(pid, name)][0], _dt(totals[(pid, name)][1]), _dt(totals[(pid, name)][2]))
+        for pid, name in sorted(totals)])
+    daily_source, daily_params = _rows(["bigint", "bigint", "text", "date", "integer"], [
+        (org, pid, name, connection.ops.adapt_datefield_value(day), daily[(pid, name, day)])
+        for pid, name, day in sorted(daily)])
     with connection.cursor() as cur:
         cur.execute(
-            "INSERT INTO cdp_eventrollup (org_id, profile_id, name, count, first_at, last_at) VALUES "  # noqa: S608
-            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(keys))
-            + " ON CONFLICT (profile_id, name) DO UPDATE SET count = cdp_eventrollup.count + excluded.count, "
+            "INSERT INTO cdp_eventrollup (org_id, profile_id, name, count, first_at, last_at) "  # noqa: S608
+            + source + " ON CONFLICT (profile_id, name) DO UPDATE SET "
+            "count = cdp_eventrollup.count + excluded.count, "
             f"first_at = {lo}(cdp_eventrollup.first_at, excluded.first_at), "
             f"last_at = {hi}(cdp_eventrollup.last_at, excluded.last_at)",
             params,
         )
-        dkeys = sorted(daily)
-        dparams: list = []
-        for pid, name, day in dkeys:
-            dparams += [org, pid, name, connection.ops.adapt_datefield_value(day), daily[(pid, name, day)]]
         cur.execute(
-            "INSERT INTO cdp_eventdailyrollup (org_id, profile_id, name, day, count) VALUES "  # noqa: S608
-            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(dkeys))
-            + " ON CONFLICT (profile_id, name, day) DO UPDATE SET count = cdp_eventdailyrollup.count + excluded.count",
-            dparams,
+            "INSERT INTO cdp_eventdailyrollup (org_id, profile_id, name, day, count) "  # noqa: S608
+            + daily_source + " ON CONFLICT (profile_id, name, day) DO UPDATE SET "
+            "count = cdp_eventdailyrollup.count + excluded.count",
+            daily_params,
         )
 
 
@@ -292,16 +304,11 @@ def _seen(state: _Batch) -> None:
         row = span.setdefault(p.profile_id, [p.at, p.at])
         row[0], row[1] = min(row[0], p.at), max(row[1], p.at)
     lo, hi = _functions()
-    params: list = []
-    for pid in sorted(span):
-        params += [pid, _dt(span[pid][0]), _dt(span[pid][1])]
-    if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::bigint, %s::timestamptz, %s::timestamptz)"] * len(span))
-    else:
-        values = ", ".join(["(%s, %s, %s)"] * len(span))
+    source, params = _rows(["bigint", "timestamptz", "timestamptz"],
+                           [(pid, _dt(span[pid][0]), _dt(span[pid][1])) for pid in sorted(span)])
     with connection.cursor() as cur:
         cur.execute(
-            f"WITH v(id, f, l) AS (VALUES {values}) UPDATE cdp_profile "  # noqa: S608 - placeholders only
+            f"WITH v(id, f, l) AS ({source}) UPDATE cdp_profile "  # noqa: S608 - placeholders only
             f"SET first_seen_at = {lo}(COALESCE(first_seen_at, v.f), v.f), "
             f"last_seen_at = {hi}(COALESCE(last_seen_at, v.l), v.l) FROM v WHERE cdp_profile.id = v.id",
             params,
