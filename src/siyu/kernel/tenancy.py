@@ -23,7 +23,9 @@ class TenantQuerySet(models.QuerySet):
         """Rows the actor may see: its organisation, narrowed by the data scope its roles give it."""
         qs = self.filter(org_id=actor.org_id)
         key = getattr(self.model, "scope_key", None)
-        if not key:
+        # Only a class-level string declares a data scope: a model may have a *field* of that name (platform's
+        # ObjectDefinition stores each object's scope key), whose class attribute is a field descriptor.
+        if not isinstance(key, str) or not key:
             return qs
         scope = actor.scope_for(key)
         if scope is None:
