@@ -78,15 +78,16 @@ def test_navigation_shows_only_what_the_roles_allow(org, make_member, console_cl
 
 
 def test_empty_state_page_says_what_the_context_will_do(admin_membership, console_client):
+    # The service desk is not built yet: its page is an honest empty state in both languages.
     c = console_client(admin_membership)
-    html = c.get("/planned/sales.opportunities/").content.decode()
+    html = c.get("/planned/servicedesk.tickets/").content.decode()
     assert "尚未构建" in html
-    assert "已确认的商机沿销售漏斗各阶段推进，直至赢单或输单。" in html
-    assert "报价、合同、订单与回款" in html
-    assert 'aria-current="page" data-nav-key="sales.opportunities"' in html
+    assert "来自各渠道的服务请求，按技能、区域和负载派单，并按 SLA 跟踪。" in html
+    assert "基于工作日历的 SLA 计时" in html
+    assert 'aria-current="page" data-nav-key="servicedesk.tickets"' in html
     c.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    html = c.get("/planned/sales.opportunities/").content.decode()
-    assert "Not built yet" in html and "Qualified deals moving through pipeline stages to won or lost." in html
+    html = c.get("/planned/servicedesk.tickets/").content.decode()
+    assert "Not built yet" in html and "dispatched by skill, area and load, tracked against SLAs." in html
 
 
 def test_empty_state_of_a_context_the_actor_may_not_see_is_not_found(org, make_member, console_client):
@@ -128,10 +129,10 @@ def test_a_context_replaces_a_default_entry_by_key(monkeypatch):
 
 
 def test_menu_marks_only_the_longest_matching_link_active(admin_actor):
-    groups = navigation.menu(admin_actor, "/planned/cdp.segments/")
+    groups = navigation.menu(admin_actor, "/planned/marketing.journeys/")
     active = [link.entry.key for g in groups for link in g.links if link.active]
-    assert active == ["cdp.segments"]
-    assert [g.section.key for g in groups if g.active] == ["cdp"]
+    assert active == ["marketing.journeys"]
+    assert [g.section.key for g in groups if g.active] == ["marketing"]
 
 
 def test_members_per_department_counts_what_the_actor_may_see(org, admin_membership, make_member, console_client):
