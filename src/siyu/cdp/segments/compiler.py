@@ -94,13 +94,16 @@ def org_rows(model, actor: Actor) -> QuerySet:
 
 def tune_session() -> None:
     """Settings for segment evaluation inside the current transaction (PostgreSQL; no-op elsewhere): JIT off —
-    its compile time (~0.3 s measured) dwarfs these queries — and enough ``work_mem`` for the hashed subplans
-    and hash aggregates of a million-profile organisation to stay in memory. ``SET LOCAL`` ends with the
+    its compile time (~0.3 s measured) dwarfs these queries; enough ``work_mem`` for the hashed subplans and
+    hash aggregates of a million-profile organisation to stay in memory; and no parallel workers — on the two
+    shared cores of the target machine each worker rebuilt the same rollup aggregate (measured at M: "viewed
+    ≥ 3 times in 30 days and not ordered" 1.1 s parallel, 0.75 s serial). ``SET LOCAL`` ends with the
     transaction, so nothing leaks to other work on the connection."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cur:
             cur.execute("SET LOCAL jit = off")
             cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def window_start(within_days: int, now: dt.datetime) -> tuple[dt.date, dt.datetime]:
