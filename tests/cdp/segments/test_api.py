@@ -151,6 +151,9 @@ def test_scope_permissions_and_other_organisations(api, api_client, people, memb
     assert reader.delete(f"{URL}/{seg['id']}").status_code == 403
     assert post(reader, f"{URL}/{seg['id']}/snapshots", {}).status_code == 403
     assert post(reader, f"{URL}/personas", {"name": "Nope"}).status_code == 403
+    assert reader.get(f"{URL}/{seg['id']}/members").status_code == 403  # profiles need cdp.profile.read too
+    assert post(reader, f"{URL}/preview", {"rules": VIEWED, "sample": 1}).status_code == 403
+    assert post(reader, f"{URL}/preview", {"rules": VIEWED}).json()["count"] == 3
     assert cdp_state() == before
     # another organisation: 404 for every address, nothing changes
     other = api_client(make_org("Other").org)

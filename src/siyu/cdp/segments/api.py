@@ -43,6 +43,12 @@ class PageParams(Schema):
     limit: int = Field(50, ge=1, le=200)
 
 
+def _profile_reader(request: HttpRequest):
+    """Member lists show profiles: they need the profile read permission as well as the segment one."""
+    require(request, "cdp.segment.read")
+    return require(request, "cdp.profile.read")
+
+
 def _profiles(actor, page) -> dict:
     meta = profile_meta(actor)
     return {"items": [presenters.profile_data(actor, meta, p) for p in page.items], "next_cursor": page.next_cursor}
@@ -73,7 +79,7 @@ def create_segment(request: HttpRequest, payload: SegmentCreate):
 @router.post("/preview", response={200: PreviewOut, **ERRORS},
              summary="Count the profiles (you can see) that rules select now: the rule builder's live count")
 def preview(request: HttpRequest, payload: PreviewIn):
-    actor = require(request, "cdp.segment.read")
+    actor = _profile_reader(request) if payload.sample else require(request, "cdp.segment.read")
     result = services.preview_segment(actor=actor, rules=payload.rules, sample=payload.sample)
     meta = profile_meta(actor) if result.sample else None
     return {"count": result.count, "milliseconds": result.milliseconds,
@@ -154,7 +160,7 @@ def recompute(request: HttpRequest, segment_id: int):
 @router.get("/{segment_id}/members", response={200: ProfilePage, **ERRORS}, exclude_unset=True,
             summary="Current members you can see, newest profile first (keyset: pass next_cursor back)")
 def list_members(request: HttpRequest, segment_id: int, params: Query[PageParams]):
-    actor = require(request, "cdp.segment.read")
+    actor = _profile_reader(request)
     segment = selectors.segment(actor, segment_id)
     return _profiles(actor, selectors.page_members(actor, segment, cursor=params.cursor, limit=params.limit))
 
@@ -179,7 +185,7 @@ def list_snapshots(request: HttpRequest, segment_id: int, params: Query[PagePara
 @router.get("/{segment_id}/snapshots/{snapshot_id}/members", response={200: ProfilePage, **ERRORS},
             exclude_unset=True, summary="A snapshot's frozen members you can see")
 def list_snapshot_members(request: HttpRequest, segment_id: int, snapshot_id: int, params: Query[PageParams]):
-    actor = require(request, "cdp.segment.read")
+    actor = _profile_reader(request)
     snapshot = selectors.snapshot(actor, selectors.segment(actor, segment_id), snapshot_id)
     return _profiles(actor, selectors.page_snapshot_members(actor, snapshot, cursor=params.cursor,
                                                             limit=params.limit))

@@ -143,7 +143,8 @@ def preview(request, actor):
 def segment_page(request, actor, segment_id: int):
     segment = selectors.segment(actor, segment_id)
     meta = profile_meta(actor)
-    sample = selectors.page_members(actor, segment, cursor=None, limit=SAMPLE).items
+    can_read = actor.can("cdp.profile.read")
+    sample = selectors.page_members(actor, segment, cursor=None, limit=SAMPLE).items if can_read else []
     return render(request, "cdp/segments/detail.html", {
         "segment": segment, "sample": sample, "visible_count": selectors.visible_member_count(actor, segment),
         "snapshots": list(selectors.snapshots(actor, segment).order_by("-pk")[:20]),
