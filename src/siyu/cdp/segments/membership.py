@@ -198,18 +198,26 @@ def recompute_segment(actor: Actor, segment: Segment, node: Node, *, emit: bool,
 
 
 def _differences(target, segment: Segment) -> tuple[list[int], list[int]]:
-    """(profiles to add, profiles to remove) in one statement: the rule is evaluated once and full-outer-joined
-    with the segment's members, so only the differences leave the database."""
+    """(profiles to add, profiles to remove). On PostgreSQL in one statement: the rule is evaluated once and
+    full-outer-joined (a hash join) with the segment's members, so only the differences leave the database.
+    SQLite has no hash join — its full outer join is a nested loop over the derived table (measured at S:
+    28 minutes for 50 segments) — so there it is two anti-joins that probe the primary key and the membership's
+    unique index."""
+    members = SegmentMembership.objects.filter(segment=segment)
+    if connection.vendor != "postgresql":
+        enter = target.filter(~Exists(members.filter(profile_id=OuterRef("pk")))).values_list("pk", flat=True)
+        exit_ = members.filter(~Exists(target.filter(pk=OuterRef("profile_id")))).values_list("profile_id", flat=True)
+        return sorted(enter), sorted(exit_)
     sql, params = target.values(pid=F("pk")).query.sql_with_params()
-    enter: list[int] = []
-    exit_: list[int] = []
+    enter_ids: list[int] = []
+    exit_ids: list[int] = []
     with connection.cursor() as cur:
         cur.execute(f"SELECT t.pid, m.profile_id FROM ({sql}) t FULL OUTER JOIN "  # noqa: S608 - ORM-built SQL
                     f"(SELECT profile_id FROM {_table()} WHERE segment_id = %s) m ON m.profile_id = t.pid "
                     "WHERE t.pid IS NULL OR m.profile_id IS NULL", [*params, segment.pk])
         for pid, member in cur.fetchall():
-            (enter.append(pid) if member is None else exit_.append(member))
-    return sorted(enter), sorted(exit_)
+            (enter_ids.append(pid) if member is None else exit_ids.append(member))
+    return sorted(enter_ids), sorted(exit_ids)
 
 
 def recompute_all(actor: Actor, *, emit: bool = True, now: dt.datetime | None = None) -> Changes:
