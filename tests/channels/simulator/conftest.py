@@ -15,13 +15,13 @@ import httpx
 import pytest
 
 from siyu.channels.ratelimit import TokenBucketLimiter
+from siyu.channels.tokens import InMemoryTokenStore
 from siyu.channels.wecom.client import RetryPolicy, WeComClient
 from siyu.channels.wecom.simulator import state
 from siyu.channels.wecom.simulator.config import SimConfig
 from siyu.channels.wecom.simulator.delivery import tls_context
 from siyu.channels.wecom.simulator.server import SimServer
 from siyu.channels.wecom.simulator.store import Store
-from siyu.channels.wecom.tokens import InMemoryTokenStore
 from siyu.channels.wxcrypto import WXBizMsgCrypt, parse_xml
 
 

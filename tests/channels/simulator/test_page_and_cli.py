@@ -102,8 +102,8 @@ def test_serve_as_a_process_delivers_what_the_cli_queues(tmp_path, receiver, mak
                     break
             except Exception:  # noqa: BLE001 - not listening yet
                 time.sleep(0.1)
+        from siyu.channels.tokens import InMemoryTokenStore
         from siyu.channels.wecom.client import WeComClient
-        from siyu.channels.wecom.tokens import InMemoryTokenStore
 
         client = WeComClient(corp_id=corp["corp_id"], secret=corp["contact_secret"], api_base=base + "/cgi-bin/",
                              token_store=InMemoryTokenStore(), http=http)  # fmt: skip

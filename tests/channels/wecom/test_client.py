@@ -15,9 +15,9 @@ import respx
 
 from siyu.channels.errors import ChannelRateLimited, ChannelValidationError
 from siyu.channels.ratelimit import TokenBucketLimiter
+from siyu.channels.tokens import InMemoryTokenStore
 from siyu.channels.wecom import errors as e
 from siyu.channels.wecom.client import RetryPolicy, WeComClient
-from siyu.channels.wecom.tokens import InMemoryTokenStore
 
 API = "http://wecom.test/cgi-bin/"
 CORP = "ww5823bf96d3bd56c7"
@@ -459,7 +459,7 @@ def test_no_secret_or_token_in_logs_or_exceptions(wecom, make_client, caplog):
 
 
 def test_module_imports_without_django_settings():
-    code = "import siyu.channels.wecom.client, siyu.channels.wecom.tokens, siyu.channels.wxcrypto, siyu.channels.ports"
+    code = "import siyu.channels.wecom.client, siyu.channels.tokens, siyu.channels.wxcrypto, siyu.channels.ports"
     src = str(Path(__file__).resolve().parents[3] / "src")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": src}
     result = subprocess.run(

@@ -30,6 +30,7 @@ import tenacity
 
 from siyu.channels.ratelimit import TokenBucketLimiter
 from siyu.channels.redaction import install_log_redaction, redact
+from siyu.channels.tokens import AccessTokens, IssuedToken, TokenStore, default_token_store, token_key
 from siyu.channels.wecom import validation as v
 from siyu.channels.wecom.errors import (
     WeComError,
@@ -38,7 +39,6 @@ from siyu.channels.wecom.errors import (
     error_for,
     retries_in_call,
 )
-from siyu.channels.wecom.tokens import AccessTokens, InMemoryTokenStore, IssuedToken, TokenStore, token_key
 
 logger = logging.getLogger(__name__)
 install_log_redaction("httpx")
@@ -63,7 +63,6 @@ class RetryPolicy:
 
 _process_defaults_lock = threading.Lock()
 _process_limiter: TokenBucketLimiter | None = None
-_process_token_store: InMemoryTokenStore | None = None
 
 
 def default_rate_limiter() -> TokenBucketLimiter:
@@ -73,14 +72,6 @@ def default_rate_limiter() -> TokenBucketLimiter:
         if _process_limiter is None:
             _process_limiter = TokenBucketLimiter(rate=DEFAULT_RATE_PER_SECOND, capacity=DEFAULT_BURST)
         return _process_limiter
-
-
-def default_token_store() -> InMemoryTokenStore:
-    global _process_token_store
-    with _process_defaults_lock:
-        if _process_token_store is None:
-            _process_token_store = InMemoryTokenStore()
-        return _process_token_store
 
 
 class WeComClient:

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from siyu.channels.errors import CallbackCryptoError
+from siyu.channels.tokens import DjangoCacheTokenStore
 from siyu.channels.wecom.client import WeComClient
-from siyu.channels.wecom.tokens import DjangoCacheTokenStore
 from siyu.channels.wxcrypto import WXBizMsgCrypt, decode_aes_key
 from siyu.kernel import encrypted
 from siyu.kernel.actor import Actor

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from siyu.channels.wecom.tokens import (
+from siyu.channels.tokens import (
     AccessTokens,
     DjangoCacheTokenStore,
     InMemoryTokenStore,

@@ -1,7 +1,8 @@
-"""WeCom access tokens: cached across processes, fetched by one process at a time, refreshed once when refused.
+"""Access tokens of WeCom and the official account: cached across processes, fetched by one process at a time,
+refreshed once when refused.
 
-``gettoken`` is itself rate-limited and each token lives 7200 s, so every process shares one cached token per
-(corp, secret). A ``TokenStore`` holds it; two implementations:
+``gettoken`` (WeCom) and ``cgi-bin/token`` (official account) are themselves rate-limited and each token lives
+7200 s, so every process shares one cached token per (account, secret). A ``TokenStore`` holds it; two implementations:
 
 * ``InMemoryTokenStore``: one process (tests, the CLI);
 * ``DjangoCacheTokenStore``: Django's cache (the database cache by default, Redis with ``REDIS_URL``), with
@@ -9,10 +10,10 @@
 
 ``AccessTokens`` implements the protocol: read the cache; on a miss take the lock, read again (someone else may
 have fetched meanwhile), fetch, store for ``expires_in`` minus a safety margin. ``refresh(stale)`` is what the
-client calls on 40014/42001/42009: under the lock, a token different from the stale one is reused, otherwise a
+client calls when the platform refuses a token (WeCom 40014/42001/42009): under the lock, a token different from the stale one is reused, otherwise a
 new one is fetched, so a burst of refused calls causes one ``gettoken``.
 
-The cache holds the token in clear for up to two hours; the long-lived corp secret is never stored here.
+The cache holds the token in clear for up to two hours; the long-lived secret is never stored here.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class DjangoCacheTokenStore(TokenStore):
             self._sleep(self.poll)
             acquired = self._cache.add(lock_key, owner, timeout=self.lock_ttl)
         if not acquired:
-            logger.warning("wecom token lock not acquired in %.1fs; fetching without it", self.lock_wait)
+            logger.warning("access token lock not acquired in %.1fs; fetching without it", self.lock_wait)
         try:
             yield acquired
         finally:
@@ -136,14 +137,17 @@ class DjangoCacheTokenStore(TokenStore):
                 self._cache.delete(lock_key)
 
 
-def token_key(corp_id: str, secret: str) -> str:
-    """Cache key per (corp, secret): each app secret has its own token. The secret itself is only hashed."""
-    digest = hashlib.sha256(f"{corp_id}\0{secret}".encode()).hexdigest()[:24]
-    return f"siyu:wecom:token:{corp_id}:{digest}"
+def token_key(account: str, secret: str, *, channel: str = "wecom") -> str:
+    """Cache key per (channel, account, secret): each app secret has its own token. The secret is only hashed.
+
+    ``account`` is the WeCom corp id or the official account's AppID.
+    """
+    digest = hashlib.sha256(f"{account}\0{secret}".encode()).hexdigest()[:24]
+    return f"siyu:{channel}:token:{account}:{digest}"
 
 
 class AccessTokens:
-    """The access token of one (corp, secret), shared through a ``TokenStore``."""
+    """The access token of one (account, secret), shared through a ``TokenStore``."""
 
     def __init__(self, *, key: str, store: TokenStore, fetch: Callable[[], IssuedToken]):
         self.key, self._store, self._fetch = key, store, fetch
@@ -174,3 +178,16 @@ class AccessTokens:
         )  # short-lived tokens (the simulator) keep most of their life
         self._store.set(self.key, issued.token, max(1, issued.expires_in - margin))
         return issued.token
+
+
+_default_store_lock = threading.Lock()
+_default_store: InMemoryTokenStore | None = None
+
+
+def default_token_store() -> InMemoryTokenStore:
+    """The process-wide in-memory store, so clients built per request still share their tokens."""
+    global _default_store
+    with _default_store_lock:
+        if _default_store is None:
+            _default_store = InMemoryTokenStore()
+        return _default_store
