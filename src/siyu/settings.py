@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "siyu.platform",
     "siyu.cdp",
     "siyu.channels.wecom",
+    "siyu.channels.wecom.broadcasts",
+    "siyu.channels.wecom.archive",
     "siyu.sales",
     "siyu.console",
     "siyu.wiring.WiringConfig",  # composition root: wires contexts that may not import each other

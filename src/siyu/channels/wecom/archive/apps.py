@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WeComArchiveConfig(AppConfig):
+    name = "siyu.channels.wecom.archive"
+    label = "wecom_archive"
+    verbose_name = "WeCom conversation archive"
