@@ -11,9 +11,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from siyu.audit.services import record_denied
-from siyu.iam.auth import ApiKeyAuth, SessionActorAuth, actor_for_api_key
+from siyu.iam.auth import ApiKeyAuth, SessionActorAuth, api_key_for_request
 from siyu.iam.middleware import current_membership
-from siyu.iam.models import ApiKey
 from siyu.kernel import idempotency
 from siyu.kernel.deferred import after_request, rollback_request_transaction
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied, RateLimited
@@ -97,10 +96,9 @@ def credential_of(request: HttpRequest) -> ApiCredential | None:
     """Who calls, for kernel.middleware's rate limits and Idempotency-Key (the same order ninja's auth tries)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        actor = actor_for_api_key(token.strip())
+        actor, rate = api_key_for_request(request, token.strip())
         if actor is not None:
-            rate = ApiKey.objects.in_org(actor).filter(pk=actor.api_key_id).values_list("rate_per_minute", flat=True)
-            return ApiCredential(owner=f"apikey:{actor.api_key_id}", rate_per_minute=rate.first())
+            return ApiCredential(owner=f"apikey:{actor.api_key_id}", rate_per_minute=rate)
     membership = current_membership(request)
     if membership is None:
         return None

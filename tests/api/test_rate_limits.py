@@ -85,3 +85,16 @@ def test_a_broken_cache_lets_requests_through(db, monkeypatch):
     monkeypatch.setattr(ratelimit, "_increment", broken)
     decision = ratelimit.hit("apikey:broken", 5)
     assert (decision.allowed, decision.limit, decision.remaining) == (True, 5, 5)
+
+
+def test_an_api_key_is_looked_up_once_per_request(key_client, settings):
+    """The rate limiter (middleware) and ninja's auth both need the key: one query for it, not two or three."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SIYU_API_RATE_PER_MINUTE = 100
+    key_client.get(URL)  # last_used_at is written on the first use; measure a steady-state request
+    with CaptureQueriesContext(connection) as seen:
+        assert key_client.get(URL).status_code == 200
+    key_queries = [q["sql"] for q in seen.captured_queries if '"iam_apikey"' in q["sql"]]
+    assert len(key_queries) == 1, key_queries

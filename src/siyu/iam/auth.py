@@ -22,19 +22,20 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def actor_for_api_key(raw: str) -> Actor | None:
+def _lookup_api_key(raw: str) -> tuple[Actor | None, int | None]:
+    """The key's actor and its per-minute rate limit, in one query (None when unknown, revoked or expired)."""
     if not raw.startswith(KEY_PREFIX) or len(raw) < len(KEY_PREFIX) + 20:
-        return None
+        return None, None
     prefix = raw[len(KEY_PREFIX) : len(KEY_PREFIX) + 12]
     key = ApiKey.objects.unscoped_all_orgs().filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
-        return None
+        return None, None
     now = clock.now()
     if key.expires_at and key.expires_at <= now:
-        return None
+        return None, None
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.unscoped_all_orgs().filter(pk=key.pk).update(last_used_at=now)
-    return Actor(
+    actor = Actor(
         org_id=key.org_id,
         user_id=None,
         permissions=frozenset(key.scopes),
@@ -42,13 +43,29 @@ def actor_for_api_key(raw: str) -> Actor | None:
         api_key_id=key.pk,
         label=f"apikey:{key.prefix}",
     )
+    return actor, key.rate_per_minute
+
+
+def api_key_for_request(request: HttpRequest, raw: str) -> tuple[Actor | None, int | None]:
+    """`_lookup_api_key`, once per request: the rate limiter and idempotency (kernel middleware) ask before
+    ninja's auth does, and both must not pay for the lookup twice."""
+    cached = getattr(request, "_siyu_api_key", None)
+    if cached is not None and cached[0] == raw:
+        return cached[1], cached[2]
+    actor, rate = _lookup_api_key(raw)
+    request._siyu_api_key = (raw, actor, rate)
+    return actor, rate
+
+
+def actor_for_api_key(raw: str) -> Actor | None:
+    return _lookup_api_key(raw)[0]
 
 
 class ApiKeyAuth(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
-        actor = actor_for_api_key(token)
+        actor, _ = api_key_for_request(request, token)
         if actor is not None:
             request.api_actor = actor
         return actor
