@@ -31,6 +31,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from siyu.channels.errors import ChannelConfigError, IdempotencyConflict
+from siyu.channels.ledger import result_from_json, result_to_json
 from siyu.channels.ports import (
     Capabilities,
     ChannelAdapter,
@@ -187,12 +188,12 @@ class WeComAdapter(ChannelAdapter):
         if record is not None:
             if (record.method, record.request_hash) != (method, request_hash):
                 raise IdempotencyConflict(f"idempotency key {key!r} was used for another request")
-            return _result_from(record.result, key)
+            return result_from_json(record.result, key)
         result = send()
         try:
             with transaction.atomic():
                 SendRecord.objects.create(org_id=self.corp.org_id, corp=self.corp, idempotency_key=key[:200],
-                                          method=method, request_hash=request_hash, result=_result_to(result))
+                                          method=method, request_hash=request_hash, result=result_to_json(result))
         except IntegrityError:  # a concurrent send with the same key recorded first
             pass
         return result
@@ -267,28 +268,6 @@ def _request_hash(method: str, content: MessageContent, targets: Sequence[Recipi
     body = {"m": method, "text": text, "attachments": attachments,
             "targets": [[getattr(t, "address", getattr(t, "chat_id", "")), t.sender] for t in targets]}
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _result_to(result: SendResult) -> dict[str, Any]:
-    rows = []
-    for r in result.results:
-        target = r.recipient
-        if isinstance(target, GroupTarget):
-            rows.append({"group": [target.chat_id, target.sender], "status": r.status.value, "code": r.code,
-                         "id": r.channel_message_id})
-        else:
-            rows.append({"recipient": [target.address, target.sender, target.ref], "status": r.status.value,
-                         "code": r.code, "id": r.channel_message_id})
-    return {"results": rows, "ids": list(result.channel_message_ids)}
-
-
-def _result_from(data: dict[str, Any], key: str) -> SendResult:
-    results = []
-    for row in data.get("results") or ():
-        target = GroupTarget(*row["group"]) if "group" in row else Recipient(*row["recipient"])
-        results.append(RecipientResult(target, SendStatus(row["status"]), code=row.get("code", ""),
-                                       channel_message_id=row.get("id", "")))
-    return SendResult(key, tuple(results), tuple(data.get("ids") or ()))
 
 
 def _encode_cursor(state: dict[str, Any]) -> str:
