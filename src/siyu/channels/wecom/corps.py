@@ -3,16 +3,14 @@ callback crypto, and say which callback URL to register in WeCom's admin console
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-
 from siyu.channels.errors import CallbackCryptoError
+from siyu.channels.public_url import public_base_url
 from siyu.channels.tokens import DjangoCacheTokenStore
 from siyu.channels.wecom.client import WeComClient
 from siyu.channels.wxcrypto import WXBizMsgCrypt, decode_aes_key
@@ -206,12 +204,6 @@ def crypto_for(corp: Corp) -> WXBizMsgCrypt:
 
 def callback_path(corp: Corp) -> str:
     return f"/wecom/callback/{corp.callback_key}/"
-
-
-def public_base_url() -> str:
-    """Where WeCom reaches this installation: ``SIYU_PUBLIC_URL`` (setting or environment)."""
-    base = getattr(settings, "SIYU_PUBLIC_URL", "") or os.environ.get("SIYU_PUBLIC_URL", "") or "http://localhost:8000"
-    return base.rstrip("/")
 
 
 def callback_url(corp: Corp, base: str | None = None) -> str:
