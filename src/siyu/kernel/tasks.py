@@ -16,7 +16,7 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import events, outbox, scheduled
+from . import events, idempotency, outbox, scheduled
 
 
 @db_task(name="kernel.outbox.dispatch")
@@ -46,6 +46,12 @@ def tick() -> None:
 @db_periodic_task(crontab(minute="17", hour="3"), name="kernel.outbox.prune")
 def prune_outbox() -> int:
     return outbox.prune()
+
+
+@db_periodic_task(crontab(minute="23"), name="kernel.idempotency.purge")
+def purge_idempotency_keys() -> int:
+    # Keys are honoured for 24 h (and never less); hourly keeps the table near one day of writes.
+    return idempotency.purge_expired()
 
 
 events.discover()
