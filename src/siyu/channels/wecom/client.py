@@ -458,6 +458,46 @@ class WeComClient:
         body = {"chat_id": chat_id, "need_name": int(need_name)}
         return self.call("POST", "externalcontact/groupchat/get", body=body, idempotent=True)
 
+    def add_join_way(
+        self,
+        *,
+        chat_id_list: Sequence[str],
+        state: str = "",
+        remark: str | None = None,
+        scene: int = 2,
+        auto_create_room: bool = False,
+        room_base_name: str | None = None,
+        room_base_id: int | None = None,
+    ) -> dict[str, Any]:
+        """``externalcontact/groupchat/add_join_way`` (加入群聊, WeCom doc path/92229) → ``config_id``: scene 1
+        mini-program / 2 QR, ≤ 5 groups, ``state`` ≤ 30 characters, a new group opened when all are full
+        (``auto_create_room``, named ``room_base_name`` + ``room_base_id``)."""
+        body = _compact(scene=scene, remark=remark, auto_create_room=int(auto_create_room),
+                        room_base_name=room_base_name if auto_create_room else None,
+                        room_base_id=room_base_id if auto_create_room else None,
+                        chat_id_list=list(chat_id_list), state=state or None)  # fmt: skip
+        v.check_join_way(v.Check("groupchat/add_join_way"), body, creating=True).done()
+        return self.call("POST", "externalcontact/groupchat/add_join_way", body=body, idempotent=False)
+
+    def get_join_way(self, *, config_id: str) -> dict[str, Any]:
+        """``externalcontact/groupchat/get_join_way`` → ``join_way{config_id, scene, chat_id_list, qr_code, …}``."""
+        v.Check("groupchat/get_join_way").required("config_id", config_id).done()
+        body = {"config_id": config_id}
+        return self.call("POST", "externalcontact/groupchat/get_join_way", body=body, idempotent=True)
+
+    def update_join_way(self, *, config_id: str, scene: int = 2, **changes: Any) -> dict[str, Any]:
+        """``externalcontact/groupchat/update_join_way``: the whole configuration again (scene and chat_id_list
+        are required by WeCom on update too)."""
+        body = {"config_id": config_id, "scene": scene, **_compact(**changes)}
+        check = v.Check("groupchat/update_join_way").required("config_id", config_id)
+        v.check_join_way(check, body, creating=True).done()
+        return self.call("POST", "externalcontact/groupchat/update_join_way", body=body, idempotent=True)
+
+    def del_join_way(self, *, config_id: str) -> dict[str, Any]:
+        v.Check("groupchat/del_join_way").required("config_id", config_id).done()
+        body = {"config_id": config_id}
+        return self.call("POST", "externalcontact/groupchat/del_join_way", body=body, idempotent=False)
+
     # --- transfers ---------------------------------------------------------------------------------------
 
     def transfer_customer(

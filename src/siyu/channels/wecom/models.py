@@ -254,6 +254,7 @@ class SyncRun(TenantModel):
         CONTACTS = "contacts", "External contacts (full sync)"
         RECONCILE = "reconcile", "Reconcile"
         TAGS = "tags", "Corp tags"
+        GROUPS = "groups", "Customer groups"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -287,3 +288,139 @@ class SendRecord(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["corp", "idempotency_key"], name="wecom_send_key_unique")]
+
+
+# --- customer groups (客户群) -------------------------------------------------------------------------------------
+
+
+class GroupChat(TenantModel):
+    """A customer group (``groupchat/get``), kept by the full sync and by ``change_external_chat`` callbacks."""
+
+    class Status(models.IntegerChoices):  # groupchat/list ``status``
+        NORMAL = 0, "Normal"
+        RESIGNED = 1, "Owner resigned, awaiting inheritance"
+        INHERITING = 2, "Being inherited"
+        INHERITED = 3, "Inherited"
+
+    corp = models.ForeignKey(Corp, on_delete=models.CASCADE, related_name="group_chats")
+    chat_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=120, blank=True)
+    owner = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    notice = models.TextField(blank=True)
+    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.NORMAL)
+    created_at_wecom = models.DateTimeField(null=True, blank=True)  # ``create_time``
+    member_version = models.CharField(max_length=64, blank=True)
+    member_count = models.PositiveIntegerField(default=0)  # present members
+    external_count = models.PositiveIntegerField(default=0)  # of which external contacts
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["corp", "chat_id"], name="wecom_group_unique")]
+        indexes = [models.Index(fields=["org", "-id"], name="wecom_group_org")]
+
+    def __str__(self) -> str:
+        return self.name or self.chat_id
+
+
+class GroupMember(TenantModel):
+    """A member of a customer group, present (``left_at`` empty) or gone; type 1 = corp member, 2 = external."""
+
+    group = models.ForeignKey(GroupChat, on_delete=models.CASCADE, related_name="members")
+    userid = models.CharField(max_length=64)  # userid (type 1) or external_userid (type 2)
+    type = models.PositiveSmallIntegerField(default=2)
+    name = models.CharField(max_length=120, blank=True)
+    employee = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_contact = models.ForeignKey(ExternalContact, null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="group_memberships")
+    joined_at = models.DateTimeField(null=True, blank=True)
+    join_scene = models.PositiveSmallIntegerField(default=0)  # groupchat/get: 1 direct, 2 link, 3 QR
+    invitor = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=30, blank=True)  # the join way's ``state`` (group live code)
+    left_at = models.DateTimeField(null=True, blank=True)
+    quit_scene = models.SmallIntegerField(null=True, blank=True)  # callback: 0 left, 1 removed
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "userid"], name="wecom_group_member_unique")]
+
+
+class GroupMemberEvent(TenantModel):
+    """A join or a quit, the source of the group statistics (joins and quits per day, members over time)."""
+
+    class Kind(models.TextChoices):
+        JOIN = "join", "Joined"
+        QUIT = "quit", "Left"
+
+    group = models.ForeignKey(GroupChat, on_delete=models.CASCADE, related_name="member_events")
+    userid = models.CharField(max_length=64)
+    type = models.PositiveSmallIntegerField(default=2)
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    at = models.DateTimeField()
+    state = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "userid", "kind", "at"],
+                                               name="wecom_group_event_unique")]
+        indexes = [models.Index(fields=["group", "at"], name="wecom_group_event_at")]
+
+
+class GroupLiveCode(TenantModel):
+    """A group live code: a WeCom join way (``groupchat/add_join_way``, QR scene) over up to 5 groups; Siyu keeps
+    only groups with room on it so a scanner lands in one, and WeCom may open a new group when all are full."""
+
+    corp = models.ForeignKey(Corp, on_delete=models.CASCADE, related_name="group_live_codes")
+    name = models.CharField(max_length=80)
+    state = models.CharField(max_length=30)
+    config_id = models.CharField(max_length=64, blank=True)
+    qr_code = models.CharField(max_length=500, blank=True)
+    chat_ids = models.JSONField(default=list, blank=True)  # the groups chosen, in order (≤ 5)
+    current_chat_ids = models.JSONField(default=list, blank=True)  # the list WeCom has now
+    capacity = models.PositiveIntegerField(default=200)  # members before a group counts as full
+    auto_create_room = models.BooleanField(default=False)
+    room_base_name = models.CharField(max_length=40, blank=True)
+    room_base_id = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["corp", "state"], name="wecom_grouplivecode_state_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- transfers (在职继承 / 离职继承) ----------------------------------------------------------------------------------
+
+
+class Transfer(TenantModel):
+    """One customer handed from one employee to another (on-job or resigned), and what WeCom reported."""
+
+    class Kind(models.TextChoices):
+        ON_JOB = "onjob", "On-job transfer"
+        RESIGNED = "resigned", "Resigned inheritance"
+
+    class Status(models.TextChoices):  # transfer_result status 1..5, plus Siyu's own refusals
+        WAITING = "waiting", "Waiting for takeover"
+        DONE = "done", "Taken over"
+        REFUSED = "refused", "Refused by the customer"
+        LIMIT = "limit", "Takeover employee at the customer limit"
+        NONE = "none", "No transfer record"
+        FAILED = "failed", "Refused by WeCom"
+
+    corp = models.ForeignKey(Corp, on_delete=models.CASCADE, related_name="transfers")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    handover = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="+")
+    takeover = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="+")
+    external_contact = models.ForeignKey(ExternalContact, on_delete=models.CASCADE, related_name="transfers")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    errcode = models.IntegerField(default=0)  # WeCom's per-customer code when it refused the start
+    reason = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=200, blank=True)  # transfer_success_msg (on-job)
+    started_at = models.DateTimeField()
+    takeover_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "-started_at"], name="wecom_transfer_org_started"),
+                   models.Index(fields=["external_contact", "started_at"], name="wecom_transfer_contact")]

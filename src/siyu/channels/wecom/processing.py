@@ -13,9 +13,9 @@ Events (protocol document §3):
   ``WelcomeCode``, ``mark_tag`` its tags, tell the CDP, refresh statistics and rotation), ``edit_external_contact``
   (remark and tags; an edit of a relation never seen is treated as its add), ``del_external_contact`` (the
   employee deleted the customer; ``Source=DELETE_BY_TRANSFER`` for a transfer), ``del_follow_user`` (the
-  customer deleted the employee), ``transfer_fail`` (recorded only);
+  customer deleted the employee), ``transfer_fail`` (the waiting transfer is marked refused or over the limit, ``transfers.py``);
 * ``change_external_tag``: the corp tag library is mirrored again;
-* ``change_external_chat``: stored for the group-chat sync (not applied yet).
+* ``change_external_chat``: the group is re-read and applied (``groups.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from siyu.channels.errors import RecipientUnreachable
 from siyu.kernel import clock, leases, scheduled
 from siyu.kernel.actor import Actor
 
-from . import contacts, livecodes, tags, welcome
+from . import contacts, groups, livecodes, tags, transfers, welcome
 from .callbacks import decrypt_log, event_time
 from .corps import client_for
 from .models import CallbackLog, Corp, DeletedBy
@@ -161,8 +161,16 @@ def _on_tag_change(corp: Corp, message: dict[str, Any]) -> None:
     tags.pull_corp_tags(corp)
 
 
+def _on_chat_change(corp: Corp, message: dict[str, Any]) -> None:
+    groups.on_chat_event(corp, message)
+
+
+def _on_transfer_fail(corp: Corp, message: dict[str, Any]) -> None:
+    transfers.on_transfer_fail(corp, message)
+
+
 def _ignore(corp: Corp, message: dict[str, Any]) -> None:
-    """Stored and marked processed: transfer_fail, change_external_chat (group sync comes later), app messages."""
+    """Stored and marked processed: events Siyu does not act on (app messages, contact changes)."""
 
 
 _HANDLERS: dict[tuple[str, str], Callable[[Corp, dict[str, Any]], None]] = {
@@ -171,9 +179,11 @@ _HANDLERS: dict[tuple[str, str], Callable[[Corp, dict[str, Any]], None]] = {
     ("change_external_contact", "edit_external_contact"): _on_edit,
     ("change_external_contact", "del_external_contact"): _on_delete,
     ("change_external_contact", "del_follow_user"): _on_delete,
+    ("change_external_contact", "transfer_fail"): _on_transfer_fail,
 }
 _EVENT_HANDLERS: dict[str, Callable[[Corp, dict[str, Any]], None]] = {
     "change_external_tag": _on_tag_change,
+    "change_external_chat": _on_chat_change,
 }
 
 

@@ -77,6 +77,12 @@ def run(run_pk: int, *, org_id: int) -> SyncRun:
             with transaction.atomic():
                 counts = tags.pull_corp_tags(sync_run.corp)
                 sync_run.updated, sync_run.deleted = counts["tags"], counts["deleted"]
+        elif sync_run.kind == SyncRun.Kind.GROUPS:
+            from . import groups  # groups uses the contact upserts this module shares
+
+            counts = groups.sync_groups(sync_run.corp)
+            sync_run.total = sync_run.done = counts["groups"]
+            sync_run.added, sync_run.updated, sync_run.deleted = counts["added"], counts["updated"], counts["dismissed"]
         else:
             sync_contacts(sync_run.corp, sync_run, reconcile=sync_run.kind == SyncRun.Kind.RECONCILE)
     except Exception as exc:  # noqa: BLE001 - kept on the run for the console, the job itself succeeds

@@ -11,8 +11,8 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from siyu.kernel.actor import Actor
 
-from . import livecodes, sync
-from .models import Corp, LiveCode, SyncRun
+from . import grouplivecodes, livecodes, sync, transfers
+from .models import Corp, GroupChat, LiveCode, SyncRun
 
 
 @db_task(name="wecom.sync.run")
@@ -49,3 +49,25 @@ def reconcile_all() -> int:
         sync.run(run.pk, org_id=corp.org_id)
         started += 1
     return started
+
+
+@db_task(name="wecom.groupcode.route")
+def route_group_codes(org_id: int, group_id: int) -> int:
+    """A group's members changed: group live codes listing it keep only groups with room."""
+    group = GroupChat.objects.in_org(Actor.system(org_id, label="wecom")).filter(pk=group_id).select_related(
+        "corp").first()
+    if group is None:
+        return 0
+    return sum(grouplivecodes.route(code) for code in grouplivecodes.codes_for_group(group))
+
+
+@db_periodic_task(crontab(minute="*/15"), name="wecom.transfer.poll_all")
+def poll_transfers() -> int:
+    """Ask WeCom for the results of waiting transfers (taken over 24 h after the start, or refused)."""
+    settled = 0
+    for corp in Corp.objects.unscoped_all_orgs().filter(is_active=True):
+        try:
+            settled += transfers.poll_results(corp)
+        except Exception:  # noqa: BLE001 - one corp's outage must not stop the others
+            continue
+    return settled

@@ -30,6 +30,8 @@ GROUPCHAT_LIMIT_MAX = 1_000
 GROUPCHAT_OWNERS_MAX = 100
 TRANSFER_CUSTOMERS_MAX = 100
 TRANSFER_MSG_MAX_CHARS = 200
+JOIN_WAY_CHATS_MAX = 5  # groupchat/add_join_way chat_id_list (WeCom doc path/92229)
+JOIN_WAY_ROOM_NAME_MAX_CHARS = 40
 
 
 class Check:
@@ -119,4 +121,17 @@ def check_contact_way(check: Check, fields: Mapping[str, Any], *, creating: bool
             check.add("user", "required")
         if fields.get("is_temp") and kind != 1:
             check.add("is_temp", "temporary_needs_single_type")
+    return check
+
+
+def check_join_way(check: Check, fields: Mapping[str, Any], *, creating: bool) -> Check:
+    """``groupchat/add_join_way`` / ``update_join_way`` limits: scene 1 or 2, 1–5 groups, ``state`` and
+    ``remark`` ≤ 30 characters, a base name for automatically created groups."""
+    check.one_of("scene", fields.get("scene"), (1, 2))
+    check.count("chat_id_list", fields.get("chat_id_list"), low=1, high=JOIN_WAY_CHATS_MAX)
+    check.max_chars("state", fields.get("state"), STATE_MAX_CHARS)
+    check.max_chars("remark", fields.get("remark"), CONTACT_WAY_REMARK_MAX_CHARS)
+    if fields.get("auto_create_room"):
+        check.required("room_base_name", fields.get("room_base_name"))
+        check.max_chars("room_base_name", fields.get("room_base_name"), JOIN_WAY_ROOM_NAME_MAX_CHARS)
     return check

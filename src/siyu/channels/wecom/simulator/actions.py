@@ -11,6 +11,8 @@ transaction. These are the only places that queue callbacks: changes made throug
 | ``message`` | chat message (archived only if the customer agreed); welcome code can no longer be used | ``msgaudit_notify`` when archived |
 | ``agree`` / ``disagree`` | archive consent, ``agree``/``disagree`` message in the archive | ``msg_audit_approved`` (agree) |
 | ``create_group`` / ``join_group`` / ``leave_group`` | group chat, members, member version | ``change_external_chat`` create / update add_member, del_member |
+| ``scan_group_code`` | member in the first group of a join way with room (a new group when all are full and ``auto_create_room``) | ``create`` (new group), ``update/add_member`` |
+| ``change_group`` | group name, owner, or dismissed | ``update/change_name``, ``update/change_owner``, ``dismiss`` |
 | ``tag`` (member edits tags in the client) | follow tags | ``edit_external_contact`` |
 | ``admin_tag`` (admin console) | corp tag (and group) | ``change_external_tag/create`` |
 | ``resign`` | member status 5 (quit), customers become unassigned | ``change_contact/delete_user`` |
@@ -484,32 +486,123 @@ def join_group(
     now = sim.now()
     with sim.store.tx() as db:
         group = _group(db, corp_id, chat_id)
-        chat = group["chat_id"]
         external, union = resolve_customer(db, corp_id, now, external_userid=external_userid, unionid=unionid,
                                            name=name)  # fmt: skip
-        if db.execute("SELECT 1 FROM group_members WHERE corp_id = ? AND chat_id = ? AND userid = ?",
-                      (corp_id, chat, external)).fetchone():  # fmt: skip
-            raise ActionError("already a member of this group")
-        person = db.execute("SELECT name FROM wechat_users WHERE unionid = ?", (union,)).fetchone()
-        # groupchat/get codes: 1 direct invite, 2 invite link, 3 QR; the event: 0 invited or link, 3 QR (§3.3)
-        detail_scene, event_scene = (3, 3) if scene == "qr" else (1, 0)
-        db.execute(
-            "INSERT INTO group_members (corp_id, chat_id, userid, type, unionid, join_time, join_scene, invitor, name) "
-            "VALUES (?, ?, ?, 2, ?, ?, ?, ?, ?)",
-            (corp_id, chat, external, union, int(now), detail_scene, "" if scene == "qr" else group["owner"],
-             person["name"] if person else ""),
-        )  # fmt: skip
-        last = group["member_version"]
-        db.execute("UPDATE group_chats SET member_version = ? WHERE corp_id = ? AND chat_id = ?",
-                   (last + 1, corp_id, chat))  # fmt: skip
-        xml = events.change_external_chat(
-            corp_id, int(now), "update", ("ChatId", chat), ("UpdateDetail", "add_member"), ("JoinScene", event_scene),
-            ("MemChangeCnt", 1), ("MemChangeList", [external]), ("LastMemVer", member_version_hash(chat, last)),
-            ("CurMemVer", member_version_hash(chat, last + 1)),
-        )  # fmt: skip
-        delivery_id = _enqueue(sim, db, corp_id, xml, f"change_external_chat add_member {group['name']}")
+        delivery_id = _add_member(sim, db, corp_id, group, external, union, now, scene=scene)
     sim.wake()
-    return {"chat_id": chat, "external_userid": external, "unionid": union, "delivery": delivery_id}
+    return {"chat_id": group["chat_id"], "external_userid": external, "unionid": union, "delivery": delivery_id}
+
+
+def _add_member(
+    sim: Sim, db: sqlite3.Connection, corp_id: str, group: sqlite3.Row, external: str, union: str, now: float, *,
+    scene: str = "qr", state: str = "",
+) -> int:  # fmt: skip
+    chat = group["chat_id"]
+    if db.execute("SELECT 1 FROM group_members WHERE corp_id = ? AND chat_id = ? AND userid = ?",
+                  (corp_id, chat, external)).fetchone():  # fmt: skip
+        raise ActionError("already a member of this group")
+    person = db.execute("SELECT name FROM wechat_users WHERE unionid = ?", (union,)).fetchone()
+    # groupchat/get codes: 1 direct invite, 2 invite link, 3 QR; the event: 0 invited or link, 3 QR (§3.3)
+    detail_scene, event_scene = (3, 3) if scene == "qr" else (1, 0)
+    db.execute(
+        "INSERT INTO group_members (corp_id, chat_id, userid, type, unionid, join_time, join_scene, invitor, name, "
+        "state) VALUES (?, ?, ?, 2, ?, ?, ?, ?, ?, ?)",
+        (corp_id, chat, external, union, int(now), detail_scene, "" if scene == "qr" else group["owner"],
+         person["name"] if person else "", state),
+    )  # fmt: skip
+    last = group["member_version"]
+    db.execute("UPDATE group_chats SET member_version = ? WHERE corp_id = ? AND chat_id = ?",
+               (last + 1, corp_id, chat))  # fmt: skip
+    xml = events.change_external_chat(
+        corp_id, int(now), "update", ("ChatId", chat), ("UpdateDetail", "add_member"), ("JoinScene", event_scene),
+        ("MemChangeCnt", 1), ("MemChangeList", [external]), ("LastMemVer", member_version_hash(chat, last)),
+        ("CurMemVer", member_version_hash(chat, last + 1)),
+    )  # fmt: skip
+    return _enqueue(sim, db, corp_id, xml, f"change_external_chat add_member {group['name']}")
+
+
+def scan_group_code(
+    sim: Sim, *, corp_id: str, code: str, external_userid: str | None = None, unionid: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A customer scans a group live code (a join way, by ``config_id`` or ``state``): WeCom puts them in the
+    first listed group with room (``group_qr_capacity``); when every group is full and ``auto_create_room`` is on,
+    it opens a new group named ``room_base_name`` + ``room_base_id`` (owned by the first group's owner), adds it
+    to the join way and counts the base id up → ``create`` then ``update/add_member``."""
+    now = sim.now()
+    queued: list[int] = []
+    with sim.store.tx() as db:
+        way = db.execute("SELECT * FROM join_ways WHERE corp_id = ? AND (config_id = ? OR (state = ? AND state != ''))",
+                         (corp_id, code, code)).fetchone()  # fmt: skip
+        if way is None:
+            raise ActionError(f"no group live code {code!r}")
+        chats = loads(way["chat_id_list"]) or []
+        group = None
+        for chat in chats:
+            row = db.execute("SELECT * FROM group_chats WHERE corp_id = ? AND chat_id = ? AND status = 0",
+                             (corp_id, chat)).fetchone()  # fmt: skip
+            if row is None:
+                continue
+            count = db.execute("SELECT COUNT(*) FROM group_members WHERE corp_id = ? AND chat_id = ?",
+                               (corp_id, chat)).fetchone()[0]  # fmt: skip
+            if count < sim.config.group_qr_capacity:
+                group = row
+                break
+        if group is None:
+            if not way["auto_create_room"] or not chats:
+                raise ActionError("every group of this code is full")
+            first = _group(db, corp_id, chats[0])
+            base_id = way["room_base_id"] or 1
+            chat = ids.chat_id()
+            db.execute("INSERT INTO group_chats (corp_id, chat_id, name, owner, create_time) VALUES (?, ?, ?, ?, ?)",
+                       (corp_id, chat, f"{way['room_base_name']}{base_id}", first["owner"], int(now)))  # fmt: skip
+            db.execute("INSERT INTO group_members (corp_id, chat_id, userid, type, join_time, join_scene) "
+                       "VALUES (?, ?, ?, 1, ?, 1)", (corp_id, chat, first["owner"], int(now)))  # fmt: skip
+            db.execute("UPDATE join_ways SET chat_id_list = ?, room_base_id = ? WHERE config_id = ?",
+                       (dumps([*chats, chat]), base_id + 1, way["config_id"]))  # fmt: skip
+            xml = events.change_external_chat(corp_id, int(now), "create", ("ChatId", chat))
+            queued.append(_enqueue(sim, db, corp_id, xml, f"change_external_chat create {way['room_base_name']}{base_id}"))
+            group = _group(db, corp_id, chat)
+        external, union = resolve_customer(db, corp_id, now, external_userid=external_userid, unionid=unionid,
+                                           name=name)  # fmt: skip
+        queued.append(_add_member(sim, db, corp_id, group, external, union, now, scene="qr", state=way["state"]))
+    sim.wake()
+    return {"chat_id": group["chat_id"], "external_userid": external, "unionid": union, "deliveries": queued}
+
+
+def change_group(
+    sim: Sim, *, corp_id: str, chat_id: str, name: str | None = None, owner: str | None = None,
+    dismiss: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The owner renames the group (``update/change_name``), hands it to another member (``change_owner``) or
+    dismisses it (``dismiss``)."""
+    now = sim.now()
+    with sim.store.tx() as db:
+        group = _group(db, corp_id, chat_id)
+        chat = group["chat_id"]
+        if dismiss:
+            db.execute("UPDATE group_chats SET status = -1 WHERE corp_id = ? AND chat_id = ?", (corp_id, chat))
+            db.execute("DELETE FROM group_members WHERE corp_id = ? AND chat_id = ?", (corp_id, chat))
+            xml = events.change_external_chat(corp_id, int(now), "dismiss", ("ChatId", chat))
+            detail = "dismiss"
+        elif name:
+            db.execute("UPDATE group_chats SET name = ? WHERE corp_id = ? AND chat_id = ?", (name, corp_id, chat))
+            xml = events.change_external_chat(corp_id, int(now), "update", ("ChatId", chat),
+                                              ("UpdateDetail", "change_name"))  # fmt: skip
+            detail = "change_name"
+        elif owner:
+            _employee(db, corp_id, owner)
+            db.execute("UPDATE group_chats SET owner = ? WHERE corp_id = ? AND chat_id = ?", (owner, corp_id, chat))
+            db.execute("INSERT OR IGNORE INTO group_members (corp_id, chat_id, userid, type, join_time, join_scene) "
+                       "VALUES (?, ?, ?, 1, ?, 1)", (corp_id, chat, owner, int(now)))  # fmt: skip
+            xml = events.change_external_chat(corp_id, int(now), "update", ("ChatId", chat),
+                                              ("UpdateDetail", "change_owner"))  # fmt: skip
+            detail = "change_owner"
+        else:
+            raise ActionError("say what changes: name, owner or dismiss")
+        delivery_id = _enqueue(sim, db, corp_id, xml, f"change_external_chat {detail} {group['name']}")
+    sim.wake()
+    return {"chat_id": chat, "event": detail, "delivery": delivery_id}
 
 
 def leave_group(sim: Sim, *, corp_id: str, chat_id: str, external_userid: str) -> dict[str, Any]:

@@ -167,6 +167,15 @@ ACTIONS: dict[str, tuple[str, list[tuple[tuple[str, ...], dict[str, Any]]], Runn
     "create-group": ("a member creates a customer group", [
         (("--owner",), {"required": True}), (("--name",), {"required": True})],
         lambda a, s: actions.create_group(s, corp_id=_corp(a, s), owner=a.owner, name=a.name)),
+    "scan-group-code": ("a customer scans a group live code (join way: config_id or state)", [
+        (("--code",), {"required": True}), (("--external-userid",), {}), (("--unionid",), {}), (("--name",), {})],
+        lambda a, s: actions.scan_group_code(s, corp_id=_corp(a, s), code=a.code, external_userid=a.external_userid,
+                                             unionid=a.unionid, name=a.name)),
+    "change-group": ("the owner renames a group, hands it over (--owner) or dismisses it", [
+        (("--chat",), {"required": True}), (("--name",), {}), (("--owner",), {}),
+        (("--dismiss",), {"action": "store_true"})],
+        lambda a, s: actions.change_group(s, corp_id=_corp(a, s), chat_id=a.chat, name=a.name, owner=a.owner,
+                                          dismiss=a.dismiss)),
     "tag": ("the member edits the customer's corp tags in the client (names or ids)", [
         (("--external-userid",), {"required": True}), (("--userid",), {}), (("--add",), {"nargs": "*", "default": []}),
         (("--remove",), {"nargs": "*", "default": []})],

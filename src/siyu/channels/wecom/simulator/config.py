@@ -12,6 +12,7 @@ class SimConfig:
     takeover_delay: float = 24 * 3600.0  # transfer_customer: automatic takeover after 24 h
     transfer_window: float = 90 * 86400.0  # ≤ 2 transfers per customer in this window
     transfers_per_window: int = 2
+    group_qr_capacity: int = 200  # members a group takes through a join-way QR before the next group is used
     broadcast_confirm_delay: float = 0.0  # seconds until a member "confirms" a broadcast in the client
     broadcast_dispatch_seconds: float = 0.0  # get_groupmsg_send_result answers 41063 this long after confirm
     # Frequency limits per corp and per API, per IP and per API (doc path/90454, 2023-08-28).

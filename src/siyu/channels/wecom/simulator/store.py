@@ -92,6 +92,11 @@ CREATE TABLE IF NOT EXISTS group_members (
   corp_id TEXT NOT NULL, chat_id TEXT NOT NULL, userid TEXT NOT NULL, type INTEGER NOT NULL,
   unionid TEXT NOT NULL DEFAULT '', join_time INTEGER NOT NULL, join_scene INTEGER NOT NULL DEFAULT 1,
   invitor TEXT NOT NULL DEFAULT '', name TEXT NOT NULL DEFAULT '', PRIMARY KEY (corp_id, chat_id, userid));
+CREATE TABLE IF NOT EXISTS join_ways (
+  config_id TEXT PRIMARY KEY, corp_id TEXT NOT NULL, scene INTEGER NOT NULL, remark TEXT NOT NULL DEFAULT '',
+  auto_create_room INTEGER NOT NULL DEFAULT 0, room_base_name TEXT NOT NULL DEFAULT '',
+  room_base_id INTEGER NOT NULL DEFAULT 0, chat_id_list TEXT NOT NULL, state TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS transfers (
   id INTEGER PRIMARY KEY AUTOINCREMENT, corp_id TEXT NOT NULL, kind TEXT NOT NULL, handover TEXT NOT NULL,
   takeover TEXT NOT NULL, external_userid TEXT NOT NULL, status INTEGER NOT NULL, started_at REAL NOT NULL,
@@ -139,6 +144,13 @@ class Store:
         self._all_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []  # connections released by finished request threads
         self.conn().executescript(SCHEMA)  # executescript commits by itself: not inside tx()
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Columns added after a state file may have been created (CREATE TABLE IF NOT EXISTS keeps old tables)."""
+        columns = {r["name"] for r in self.conn().execute("PRAGMA table_info(group_members)")}
+        if "state" not in columns:  # the join way a member came through (groupchat/get ``state``)
+            self.conn().execute("ALTER TABLE group_members ADD COLUMN state TEXT NOT NULL DEFAULT ''")
 
     def conn(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

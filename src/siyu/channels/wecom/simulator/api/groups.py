@@ -1,4 +1,5 @@
-"""Customer groups (``groupchat/list``, ``groupchat/get``) and transfers (on-job and resigned, 24 h takeover,
+"""Customer groups (``groupchat/list``, ``groupchat/get``), join ways (``groupchat/*_join_way``, WeCom doc
+path/92229: not in the protocol document, shaped after the official one) and transfers (on-job and resigned, 24 h takeover,
 ≤ 2 per customer in 90 days)."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from siyu.channels.wecom import validation as v
-from siyu.channels.wecom.simulator import actions
+from siyu.channels.wecom.simulator import actions, ids
 from siyu.channels.wecom.simulator.api.common import (
     as_int,
     bad,
@@ -14,11 +15,13 @@ from siyu.channels.wecom.simulator.api.common import (
     employee,
     limit_of,
     need,
+    one_or,
     page,
     str_list,
 )
 from siyu.channels.wecom.simulator.dispatch import REGISTRY, WECOM_KINDS, Call
 from siyu.channels.wecom.simulator.errors import ApiError
+from siyu.channels.wecom.simulator.store import dumps, loads
 
 api = REGISTRY.add
 
@@ -43,7 +46,8 @@ def groupchat_list(call: Call) -> dict[str, Any]:
         ).fetchone()[0]
         if visible > 1000:
             raise ApiError(81017, "owner_filter required: more than 1000 visible users")
-    rows = conn.execute("SELECT chat_id, owner, status FROM group_chats WHERE corp_id = ? ORDER BY create_time, chat_id",
+    rows = conn.execute("SELECT chat_id, owner, status FROM group_chats WHERE corp_id = ? AND status >= 0 "
+                        "ORDER BY create_time, chat_id",
                         (call.account,)).fetchall()  # fmt: skip
     rows = [
         r for r in rows if (not owners or r["owner"] in owners) and (status == 0 or r["status"] == status)
@@ -62,7 +66,7 @@ def groupchat_get(call: Call) -> dict[str, Any]:
     group = conn.execute(
         "SELECT * FROM group_chats WHERE corp_id = ? AND chat_id = ?", (call.account, chat)
     ).fetchone()
-    if group is None:
+    if group is None or group["status"] < 0:  # unknown, or dismissed
         raise ApiError(40050, "invalid chatid")
     need_name = bool(call.body.get("need_name"))
     members = []
@@ -74,12 +78,98 @@ def groupchat_get(call: Call) -> dict[str, Any]:
             item["unionid"] = m["unionid"]
         if m["invitor"]:
             item["invitor"] = {"userid": m["invitor"]}
+        if m["state"]:  # joined through a join way with a state
+            item["state"] = m["state"]
         if need_name:
             item["name"] = m["name"]
         members.append(item)
     return {"group_chat": {"chat_id": chat, "name": group["name"], "owner": group["owner"],
                            "create_time": group["create_time"], "notice": group["notice"], "member_list": members,
                            "admin_list": [], "member_version": actions.member_version_hash(chat, group["member_version"])}}  # fmt: skip
+
+
+# --- join ways (加入群聊, group live codes) --------------------------------------------------------------------
+
+
+def _join_way_body(call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    scene = as_int(body.get("scene"), "scene")
+    if scene not in (1, 2):
+        raise bad("invalid scene")
+    chats = str_list(body.get("chat_id_list"), "chat_id_list")
+    if not chats:
+        raise bad("chat_id_list missing")
+    if len(chats) > v.JOIN_WAY_CHATS_MAX:
+        raise bad(f"chat_id_list exceed max size {v.JOIN_WAY_CHATS_MAX}")
+    for chat in chats:
+        row = db(call).execute("SELECT status FROM group_chats WHERE corp_id = ? AND chat_id = ?",
+                               (call.account, chat)).fetchone()  # fmt: skip
+        if row is None or row["status"] < 0:
+            raise ApiError(40050, f"invalid chatid {chat}")
+    state, remark = str(body.get("state") or ""), str(body.get("remark") or "")
+    if len(state) > v.STATE_MAX_CHARS:
+        raise bad(f"state exceed max length {v.STATE_MAX_CHARS}")
+    if len(remark) > v.CONTACT_WAY_REMARK_MAX_CHARS:
+        raise bad(f"remark exceed max length {v.CONTACT_WAY_REMARK_MAX_CHARS}")
+    auto = as_int(body.get("auto_create_room"), "auto_create_room", 0)
+    base_name = str(body.get("room_base_name") or "")
+    if auto and not base_name:
+        raise bad("room_base_name missing")
+    if len(base_name) > v.JOIN_WAY_ROOM_NAME_MAX_CHARS:
+        raise bad(f"room_base_name exceed max length {v.JOIN_WAY_ROOM_NAME_MAX_CHARS}")
+    return {"scene": scene, "chat_id_list": dumps(chats), "state": state, "remark": remark,
+            "auto_create_room": int(bool(auto)), "room_base_name": base_name,
+            "room_base_id": as_int(body.get("room_base_id"), "room_base_id", 1)}  # fmt: skip
+
+
+def _join_way(call: Call) -> Any:
+    config = need(call.body.get("config_id"), "config_id", 41040)
+    return one_or(call, 41040, "invalid config_id", "SELECT * FROM join_ways WHERE corp_id = ? AND config_id = ?",
+                  call.account, config)  # fmt: skip
+
+
+@api("wecom", "externalcontact/groupchat/add_join_way", WECOM_KINDS)
+def add_join_way(call: Call) -> dict[str, Any]:
+    fields = _join_way_body(call, call.body)
+    config = ids.config_id()
+    with call.sim.store.tx() as conn:
+        conn.execute("INSERT INTO join_ways (config_id, corp_id, scene, remark, auto_create_room, room_base_name, "
+                     "room_base_id, chat_id_list, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (config, call.account, fields["scene"], fields["remark"], fields["auto_create_room"],
+                      fields["room_base_name"], fields["room_base_id"], fields["chat_id_list"], fields["state"],
+                      call.now))  # fmt: skip
+    return {"config_id": config}
+
+
+@api("wecom", "externalcontact/groupchat/get_join_way", WECOM_KINDS)
+def get_join_way(call: Call) -> dict[str, Any]:
+    way = _join_way(call)
+    out = {"config_id": way["config_id"], "scene": way["scene"], "remark": way["remark"],
+           "auto_create_room": way["auto_create_room"], "room_base_name": way["room_base_name"],
+           "room_base_id": way["room_base_id"], "chat_id_list": loads(way["chat_id_list"]) or [],
+           "state": way["state"]}  # fmt: skip
+    if way["scene"] == 2:
+        out["qr_code"] = f"{call.base_url}/sim/join-way/{way['config_id']}"
+    return {"join_way": out}
+
+
+@api("wecom", "externalcontact/groupchat/update_join_way", WECOM_KINDS)
+def update_join_way(call: Call) -> dict[str, Any]:
+    way = _join_way(call)
+    fields = _join_way_body(call, call.body)
+    with call.sim.store.tx() as conn:
+        conn.execute("UPDATE join_ways SET scene = ?, remark = ?, auto_create_room = ?, room_base_name = ?, "
+                     "room_base_id = ?, chat_id_list = ?, state = ? WHERE config_id = ?",
+                     (fields["scene"], fields["remark"], fields["auto_create_room"], fields["room_base_name"],
+                      fields["room_base_id"], fields["chat_id_list"], fields["state"], way["config_id"]))  # fmt: skip
+    return {}
+
+
+@api("wecom", "externalcontact/groupchat/del_join_way", WECOM_KINDS)
+def del_join_way(call: Call) -> dict[str, Any]:
+    way = _join_way(call)
+    with call.sim.store.tx() as conn:
+        conn.execute("DELETE FROM join_ways WHERE config_id = ?", (way["config_id"],))
+    return {}
 
 
 # --- transfers ------------------------------------------------------------------------------------------
