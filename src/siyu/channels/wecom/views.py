@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from siyu.channels.callback_query import percent_decoded_query
 from siyu.channels.errors import CallbackCryptoError, ReceiveIdMismatch, SignatureInvalid
 
 from . import callbacks
@@ -27,15 +27,6 @@ from .corps import corp_for_callback
 logger = logging.getLogger(__name__)
 
 REPLAY_WINDOW = 24 * 3600  # seconds a signed timestamp may be away from now; WeCom retries within seconds
-
-
-def _query(request: HttpRequest) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in request.META.get("QUERY_STRING", "").split("&"):
-        name, _, value = part.partition("=")
-        if name and name not in out:
-            out[unquote(name)] = unquote(value)
-    return out
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
@@ -55,7 +46,7 @@ def callback(request: HttpRequest, callback_key: str) -> HttpResponse:
     corp = corp_for_callback(callback_key)
     if corp is None:
         return _refuse(404, "not_found", "no such callback")
-    query = _query(request)
+    query = percent_decoded_query(request.META.get("QUERY_STRING", ""))
     signature, timestamp, nonce = (query.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
     if not signature or not timestamp.isdigit() or not nonce or len(nonce) > 64 or len(timestamp) > 20:
         return _refuse(400, "bad_request", "msg_signature, timestamp and nonce are required")
