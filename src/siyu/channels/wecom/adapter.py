@@ -28,10 +28,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
-from siyu.channels.errors import ChannelConfigError, IdempotencyConflict
-from siyu.channels.ledger import result_from_json, result_to_json
+from siyu.channels import ledger
+from siyu.channels.errors import ChannelConfigError
 from siyu.channels.ports import (
     Capabilities,
     ChannelAdapter,
@@ -183,20 +181,10 @@ class WeComAdapter(ChannelAdapter):
         return dict(rows)
 
     def _once(self, method: str, key: str, request_hash: str, send) -> SendResult:
-        actor = system_actor(self.corp)
-        record = SendRecord.objects.in_org(actor).filter(corp=self.corp, idempotency_key=key).first()
-        if record is not None:
-            if (record.method, record.request_hash) != (method, request_hash):
-                raise IdempotencyConflict(f"idempotency key {key!r} was used for another request")
-            return result_from_json(record.result, key)
-        result = send()
-        try:
-            with transaction.atomic():
-                SendRecord.objects.create(org_id=self.corp.org_id, corp=self.corp, idempotency_key=key[:200],
-                                          method=method, request_hash=request_hash, result=result_to_json(result))
-        except IntegrityError:  # a concurrent send with the same key recorded first
-            pass
-        return result
+        records = SendRecord.objects.in_org(system_actor(self.corp)).filter(corp=self.corp)
+        return ledger.once(records=records, create=lambda **f: SendRecord.objects.create(
+            org_id=self.corp.org_id, corp=self.corp, **f), method=method, key=key, request_hash=request_hash,
+            send=send)
 
     # --- syncs -----------------------------------------------------------------------------------------------
 
