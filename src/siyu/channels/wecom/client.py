@@ -488,6 +488,8 @@ class WeComClient:
     def update_join_way(self, *, config_id: str, scene: int = 2, **changes: Any) -> dict[str, Any]:
         """``externalcontact/groupchat/update_join_way``: the whole configuration again (scene and chat_id_list
         are required by WeCom on update too)."""
+        if "auto_create_room" in changes:  # WeCom takes 0/1, not JSON booleans
+            changes["auto_create_room"] = int(bool(changes["auto_create_room"]))
         body = {"config_id": config_id, "scene": scene, **_compact(**changes)}
         check = v.Check("groupchat/update_join_way").required("config_id", config_id)
         v.check_join_way(check, body, creating=True).done()

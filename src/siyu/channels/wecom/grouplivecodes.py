@@ -99,7 +99,7 @@ def _clean(actor: Actor, corp: Corp, data: Mapping[str, Any], *, creating: bool,
 
 def _way(code: GroupLiveCode, chats: list[str]) -> dict[str, Any]:
     return {"chat_id_list": chats, "state": code.state, "remark": code.name[:30], "scene": 2,
-            "auto_create_room": code.auto_create_room, "room_base_name": code.room_base_name or None,
+            "auto_create_room": int(code.auto_create_room), "room_base_name": code.room_base_name or None,
             "room_base_id": code.room_base_id if code.auto_create_room else None}
 
 

@@ -1,8 +1,8 @@
 """The WeCom channel's console URLs, mounted at ``channels/wecom/`` by the console."""
 
-from django.urls import path
+from django.urls import include, path
 
-from . import pages
+from . import group_pages, pages
 
 urlpatterns = [
     path("", pages.overview, name="channels_wecom"),
@@ -20,4 +20,13 @@ urlpatterns = [
     path("live-codes/<int:code_id>/stats.json", pages.live_code_stats_json, name="wecom_live_code_stats_json"),
     path("live-codes/<int:code_id>/qr.png", pages.live_code_qr_png, name="wecom_live_code_qr_png"),
     path("live-codes/<int:code_id>/qr.svg", pages.live_code_qr_svg, name="wecom_live_code_qr_svg"),
+    path("groups/", group_pages.group_list, name="wecom_groups"),
+    path("groups/<int:group_id>/", group_pages.group_detail, name="wecom_group"),
+    path("groups/<int:group_id>/stats.json", group_pages.group_stats_json, name="wecom_group_stats_json"),
+    path("group-codes/", group_pages.group_codes, name="wecom_group_codes"),
+    path("group-codes/new/", group_pages.group_code_new, name="wecom_group_code_new"),
+    path("group-codes/<int:code_id>/delete/", group_pages.group_code_delete, name="wecom_group_code_delete"),
+    path("transfers/", group_pages.transfer_list, name="wecom_transfers"),
+    path("broadcasts/", include("siyu.channels.wecom.broadcasts.urls")),  # sub-app with its own migrations
+    path("archive/", include("siyu.channels.wecom.archive.urls")),  # sub-app with its own migrations
 ]

@@ -1,9 +1,11 @@
-// Draws a live code's daily statistics: <div class="wecom-chart" data-chart-url="…" data-series="adds,deletions">.
+// Draws daily statistics (live codes, customer groups): <div class="wecom-chart" data-chart-url="…" data-series="adds,deletions">.
 // The endpoint answers {"days": [...], "adds": [...], "deletions": [...], "net": [...], "retention": [...],
 // "labels": {"adds": "…", …}}.
 (function () {
   "use strict";
-  var COLORS = { adds: "#198754", deletions: "#dc3545", net: "#0d6efd", retention: "#6f42c1" };
+  var COLORS = { adds: "#198754", deletions: "#dc3545", net: "#0d6efd", retention: "#6f42c1",
+                 joins: "#198754", quits: "#dc3545", members: "#0d6efd" };
+  var LINES = { net: true, members: true };
 
   function draw(element) {
     if (!window.echarts) return;
@@ -31,7 +33,7 @@
           xAxis: { type: "category", data: data.days.map(function (d) { return d.slice(5); }) },
           yAxis: percent ? { type: "value", min: 0, max: 100 } : { type: "value", minInterval: 1 },
           series: names.map(function (n) {
-            return { name: (data.labels || {})[n] || n, type: n === "net" || percent ? "line" : "bar",
+            return { name: (data.labels || {})[n] || n, type: LINES[n] || percent ? "line" : "bar",
                      data: data[n], connectNulls: true, itemStyle: { color: COLORS[n] } };
           })
         });
