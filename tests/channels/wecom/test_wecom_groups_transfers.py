@@ -373,3 +373,43 @@ def test_console_pages_start_a_transfer_and_refuse_outsiders(org, sim, creds, co
     assert other.get(f"/channels/wecom/groups/{group.pk}/").status_code == 404
     assert other.get(f"/channels/wecom/groups/{group.pk}/stats.json").status_code == 404
     assert Transfer.objects.count() == 1
+
+
+def test_api_groups_codes_and_transfers(org, sim, creds, corp, relay, customer, api_client, make_org):
+    import json
+
+    base = "/api/v1/channels/wecom"
+    client = api_client(org)
+
+    def post(c, url, body):
+        return c.post(base + url, data=json.dumps(body), content_type="application/json")
+
+    chat = actions.create_group(sim.sim, corp_id=creds.corp_id, owner="zhangsan", name="接口群")["chat_id"]
+    actions.join_group(sim.sim, corp_id=creds.corp_id, chat_id=chat, external_userid=customer)
+    relay(2)
+    listed = client.get(base + "/groups").json()["items"]
+    assert [(g["chat_id"], g["member_count"], g["external_count"]) for g in listed] == [(chat, 2, 1)]
+    gid = listed[0]["id"]
+    assert client.get(base + f"/groups/{gid}/stats?days=3").json()["joins"] == [0, 0, 2]
+
+    bad = post(client, "/group-codes", {"corp": corp.pk, "name": "码", "chat_ids": []})
+    assert bad.status_code == 422 and "chat_ids" in bad.json()["fields"]
+    made = post(client, "/group-codes", {"corp": corp.pk, "name": "码", "chat_ids": [chat]})
+    assert made.status_code == 201 and made.json()["current_chat_ids"] == [chat]
+
+    refused = post(client, "/transfers", {"corp": corp.pk, "handover": "zhangsan", "takeover": "lisi",
+                                          "external_userids": [customer, "wmunknown"]})
+    assert refused.status_code == 422 and "external_userids.1" in refused.json()["fields"]
+    started = post(client, "/transfers", {"corp": corp.pk, "handover": "zhangsan", "takeover": "lisi",
+                                          "external_userids": [customer]})
+    assert started.status_code == 201 and started.json()[0]["status"] == "waiting"
+    assert post(client, f"/corps/{corp.pk}/transfers/poll", {}).json() == {"settled": 0}
+    assert [t["external_userid"] for t in client.get(base + "/transfers").json()] == [customer]
+
+    reader = api_client(org, scopes=["channels.wecom.read"])
+    assert post(reader, "/transfers", {"corp": corp.pk, "handover": "zhangsan", "takeover": "wangwu",
+                                       "external_userids": [customer]}).status_code == 403
+    other = api_client(make_org("Other Co").org)
+    assert other.get(base + f"/groups/{gid}/stats").status_code == 404
+    assert other.get(base + "/transfers").json() == []
+    assert post(other, f"/corps/{corp.pk}/transfers/poll", {}).status_code == 404

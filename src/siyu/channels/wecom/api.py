@@ -14,7 +14,7 @@ from pydantic import Field
 from siyu.kernel.api import ERRORS, ErrorOut, require
 from siyu.kernel.pagination import paginate
 
-from . import corps, livecodes, presenters, selectors, sync
+from . import corps, grouplivecodes, groups, livecodes, presenters, selectors, sync, transfers
 from . import tags as corp_tags
 from .edge import translating
 from .schemas import (
@@ -22,14 +22,21 @@ from .schemas import (
     CorpCreate,
     CorpOut,
     CorpUpdate,
+    GroupCodeCreate,
+    GroupCodeOut,
+    GroupPage,
+    GroupStatsOut,
     LiveCodeCreate,
     LiveCodeOut,
     LiveCodeUpdate,
     MarkedOut,
+    PolledOut,
     StatsOut,
     SyncIn,
     SyncRunOut,
     TagChange,
+    TransferCreate,
+    TransferOut,
 )
 
 router = Router(tags=["channels.wecom"])
@@ -156,3 +163,76 @@ def live_code_stats(request: HttpRequest, code_id: int, days: int = Query(30, ge
     actor = require(request, "channels.livecode.read")
     code = livecodes.live_code_of(actor, code_id)
     return {**livecodes.stats_series(code, days=days), "totals": livecodes.totals(code)}
+
+
+# --- customer groups ------------------------------------------------------------------------------------------------
+
+
+@router.get("/groups", response={200: GroupPage, **ERRORS})
+def list_groups(request: HttpRequest, params: Query[ListParams]):
+    actor = require(request, "channels.wecom.read")
+    corp = corps.corp_of(actor, params.corp) if params.corp else None
+    qs = groups.groups_for(actor, corp)
+    if params.q:
+        qs = qs.filter(name__icontains=params.q.strip())
+    page = paginate(qs, order=["-id"], cursor=params.cursor, limit=params.limit)
+    return {"items": [presenters.group_data(g) for g in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/groups/{group_id}/stats", response={200: GroupStatsOut, **ERRORS})
+def group_stats(request: HttpRequest, group_id: int, days: int = Query(30, ge=1, le=180)):
+    actor = require(request, "channels.wecom.read")
+    return groups.stats_series(groups.group_of(actor, group_id), days=days)
+
+
+@router.get("/group-codes", response={200: list[GroupCodeOut], **ERRORS})
+def list_group_codes(request: HttpRequest, corp: int | None = None):
+    actor = require(request, "channels.livecode.read")
+    chosen = corps.corp_of(actor, corp) if corp else None
+    return [presenters.group_code_data(c) for c in grouplivecodes.codes_for(actor, chosen)[:500]]
+
+
+@router.post("/group-codes", response={201: GroupCodeOut, **CHANNEL_ERRORS})
+def create_group_code(request: HttpRequest, payload: GroupCodeCreate):
+    actor = require(request, "channels.livecode.manage")
+    data = payload.model_dump(exclude_unset=True)
+    corp = data.pop("corp")
+    with translating():
+        code = grouplivecodes.create_group_code(actor=actor, corp_pk=corp, data=data)
+    return Status(201, presenters.group_code_data(code))
+
+
+@router.delete("/group-codes/{code_id}", response={204: None, **CHANNEL_ERRORS})
+def delete_group_code(request: HttpRequest, code_id: int):
+    actor = require(request, "channels.livecode.manage")
+    with translating():
+        grouplivecodes.delete_group_code(actor=actor, code_pk=code_id)
+    return Status(204, None)
+
+
+# --- transfers ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/transfers", response={200: list[TransferOut], **ERRORS})
+def list_transfers(request: HttpRequest, corp: int | None = None):
+    actor = require(request, "channels.wecom.read")
+    chosen = corps.corp_of(actor, corp) if corp else None
+    return [presenters.transfer_data(t) for t in transfers.transfers_for(actor, chosen)[:500]]
+
+
+@router.post("/transfers", response={201: list[TransferOut], **CHANNEL_ERRORS})
+def start_transfer(request: HttpRequest, payload: TransferCreate):
+    actor = require(request, "channels.wecom.manage")
+    data = payload.model_dump()
+    corp = data.pop("corp")
+    with translating():
+        made = transfers.start_transfer(actor=actor, corp_pk=corp, data=data)
+    return Status(201, [presenters.transfer_data(t) for t in made])
+
+
+@router.post("/corps/{corp_id}/transfers/poll", response={200: PolledOut, **CHANNEL_ERRORS})
+def poll_transfers(request: HttpRequest, corp_id: int):
+    actor = require(request, "channels.wecom.manage")
+    with translating():
+        settled = transfers.poll_results(corps.corp_of(actor, corp_id), actor=actor)
+    return {"settled": settled}

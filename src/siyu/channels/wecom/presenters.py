@@ -38,3 +38,25 @@ def live_code_data(code: LiveCode) -> dict[str, Any]:
             **{f: getattr(code, f) for f in ("name", "state", "config_id", "qr_code", "skip_verify", "schedule",
                                              "daily_cap", "tag_ids", "welcome", "channel_label", "source_label",
                                              "current_users", "is_active")}}
+
+
+def group_data(g) -> dict[str, Any]:
+    return {"id": g.pk, "corp": g.corp_id, "chat_id": g.chat_id, "name": g.name,
+            "owner": g.owner.userid if g.owner_id else None, "status": g.status, "member_count": g.member_count,
+            "external_count": g.external_count, "dismissed_at": g.dismissed_at, "synced_at": g.synced_at}
+
+
+def group_code_data(c) -> dict[str, Any]:
+    return {"id": c.pk, "corp": c.corp_id, "name": c.name, "state": c.state, "config_id": c.config_id,
+            "qr_code": c.qr_code, "chat_ids": c.chat_ids, "current_chat_ids": c.current_chat_ids,
+            "capacity": c.capacity, "auto_create_room": c.auto_create_room, "room_base_name": c.room_base_name,
+            "is_active": c.is_active}
+
+
+def transfer_data(t) -> dict[str, Any]:
+    from .transfers import expected_takeover
+
+    return {"id": t.pk, "corp": t.corp_id, "kind": t.kind, "handover": t.handover.userid,
+            "takeover": t.takeover.userid, "external_userid": t.external_contact.external_userid,
+            "status": t.status, "errcode": t.errcode, "reason": t.reason, "started_at": t.started_at,
+            "expected_takeover_at": expected_takeover(t), "takeover_at": t.takeover_at}

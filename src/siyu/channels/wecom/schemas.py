@@ -196,3 +196,85 @@ class StatsOut(Schema):
     net: list[int]
     retention: list[float | None]
     totals: dict[str, int]
+
+
+# --- customer groups, group live codes, transfers ------------------------------------------------------------------
+
+
+class GroupOut(Schema):
+    id: int
+    corp: int
+    chat_id: str
+    name: str
+    owner: str | None
+    status: int
+    member_count: int
+    external_count: int
+    dismissed_at: dt.datetime | None
+    synced_at: dt.datetime | None
+
+
+class GroupPage(Schema):
+    items: list[GroupOut]
+    next_cursor: str | None
+
+
+class GroupStatsOut(Schema):
+    days: list[str]
+    joins: list[int]
+    quits: list[int]
+    members: list[int]
+
+
+class GroupCodeCreate(Schema):
+    corp: int
+    name: str = Field(..., max_length=200)
+    state: str | None = Field(None, max_length=200)
+    chat_ids: list[str] = Field(..., max_length=20)
+    capacity: int | None = None
+    auto_create_room: bool = False
+    room_base_name: str | None = Field(None, max_length=200)
+    room_base_id: int | None = None
+
+
+class GroupCodeOut(Schema):
+    id: int
+    corp: int
+    name: str
+    state: str
+    config_id: str
+    qr_code: str
+    chat_ids: list[str]
+    current_chat_ids: list[str]
+    capacity: int
+    auto_create_room: bool
+    room_base_name: str
+    is_active: bool
+
+
+class TransferCreate(Schema):
+    corp: int
+    kind: str = "onjob"
+    handover: str = Field(..., max_length=64)
+    takeover: str = Field(..., max_length=64)
+    external_userids: list[str] = Field(..., max_length=200)
+    message: str | None = Field(None, max_length=1000)
+
+
+class TransferOut(Schema):
+    id: int
+    corp: int
+    kind: str
+    handover: str
+    takeover: str
+    external_userid: str
+    status: str
+    errcode: int
+    reason: str
+    started_at: dt.datetime
+    expected_takeover_at: dt.datetime
+    takeover_at: dt.datetime | None
+
+
+class PolledOut(Schema):
+    settled: int
