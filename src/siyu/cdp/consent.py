@@ -16,6 +16,7 @@ from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 from siyu.kernel.errors import ValidationFailed
 
+from .changes import profiles_changed
 from .models import ConsentPurpose, ConsentRecord, Profile
 from .timeline import add_entry
 
@@ -66,6 +67,7 @@ def record_consent(
               data={"purpose": purpose, "channel": channel, "source": source, "notice_version": rec.notice_version})
     record_write(actor, "consent." + ("grant" if granted else "withdraw"), "cdp.profile", profile.pk,
                  {f"consent.{purpose}.{channel or '*'}": [None, granted]}, source=source)
+    profiles_changed(profile.org_id, [profile.pk], reason="consent")
     return rec
 
 

@@ -7,6 +7,7 @@ from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 from siyu.kernel.errors import ValidationFailed
 
+from .changes import profiles_changed
 from .models import LifecycleStageDefinition, LifecycleTransition, Profile
 from .timeline import add_entry
 
@@ -39,4 +40,5 @@ def set_stage(*, actor: Actor, profile: Profile, stage: str) -> bool:
     profile.save(update_fields=["lifecycle_stage", "lifecycle_changed_at", "updated_at"])
     add_entry(profile=profile, kind="lifecycle.changed", at=now, data={"from": before, "to": stage})
     record_write(actor, "update", "cdp.profile", profile.pk, {"lifecycle_stage": [before or None, stage]})
+    profiles_changed(profile.org_id, [profile.pk], reason="lifecycle")
     return True

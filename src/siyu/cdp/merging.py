@@ -20,6 +20,7 @@ from siyu.kernel import clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 
+from .changes import profiles_changed
 from .models import (
     ConsentRecord,
     Event,
@@ -155,6 +156,7 @@ def merge_profiles(*, actor: Actor, survivor: Profile, merged: Profile, reason: 
             actor_user_id=actor.user_id,
         )
         record_write(actor, "merge", "cdp.profile", survivor.pk, {"merged": [merged.pk, None]}, reason=reason)
+        profiles_changed(survivor.org_id, [survivor.pk, merged.pk], reason="merge")
         return log
 
 
@@ -184,3 +186,4 @@ def unmerge(*, actor: Actor, log: MergeLog) -> None:
         log.undone_at = clock.now()
         log.save(update_fields=["undone_at", "updated_at"])
         record_write(actor, "unmerge", "cdp.profile", survivor.pk, {"merged": [None, merged.pk]})
+        profiles_changed(survivor.org_id, [survivor.pk, merged.pk], reason="merge")

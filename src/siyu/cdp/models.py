@@ -71,6 +71,7 @@ class IdentityType(models.TextChoices):
     USER_ID = "user_id", "Segment userId"
     ANONYMOUS_ID = "anonymous_id", "Segment anonymousId"
     DEVICE_ID = "device_id", "Device id"
+    GROUP_ID = "group_id", "Segment groupId"  # held by company accounts: what /v1/group links people to
 
 
 class Identity(TenantModel):

@@ -27,6 +27,7 @@ from siyu.platform.services import audit_view, clean_values, merge_values
 
 from . import lifecycle, search
 from . import tags as tag_module
+from .changes import batched, profiles_changed
 from .identifiers import Identifier, normalise
 from .models import Identity, LifecycleStageDefinition, Profile, ProfileKind, ProfileStatus, Tag
 from .presenters import masked_identity
@@ -239,7 +240,7 @@ def create_profile(
         values.update(owner_id=actor.user_id, department_id=actor.department_id)
     if account is not None:
         values["account_id"] = account.pk
-    with transaction.atomic():
+    with transaction.atomic(), batched(actor.org_id, reason="profile") as changed:
         if ids:
             result = resolve_profile(actor=actor, identifiers=ids, source=source, defaults=values)
             written = Written(result.profile, result.created, result.merged_ids,
@@ -258,6 +259,7 @@ def create_profile(
         if lifecycle_stage and not profile.lifecycle_stage:
             lifecycle.set_stage(actor=actor, profile=profile, stage=lifecycle_stage)
         search.index_profiles([profile])
+        changed.ids |= {profile.pk, *written.merged_ids}
     return written
 
 
@@ -320,6 +322,7 @@ def update_profile(
         lifecycle.set_stage(actor=actor, profile=profile, stage=special["lifecycle_stage"])
     if "name" in fields:
         search.index_profiles([profile])
+    profiles_changed(actor.org_id, [profile.pk], reason="profile")
     return profile
 
 
@@ -334,6 +337,7 @@ def delete_profile(*, actor: Actor, profile_id: Any) -> Profile:
     profile.status = ProfileStatus.DELETED
     profile.save(update_fields=["status", "updated_at"])
     _audit(actor, "delete", profile, before)
+    profiles_changed(actor.org_id, [profile.pk], reason="profile")
     return profile
 
 
@@ -352,6 +356,7 @@ def assign_owner(*, actor: Actor, profile_id: Any, owner_id: Any) -> Profile:
     if before["owner_id"] != profile.owner_id:
         label = (owner.user.name or owner.user.email) if owner else ""
         add_entry(profile=profile, kind="owner.changed", data={"owner": label, "owner_id": profile.owner_id})
+        profiles_changed(actor.org_id, [profile.pk], reason="profile")
     return profile
 
 
@@ -389,6 +394,7 @@ def add_identity(*, actor: Actor, profile_id: Any, type: str, value: Any, namesp
     auditing.record_write(actor, "update", OBJECT, profile.pk, {"identities": [None, label]})
     add_entry(profile=profile, kind="identity.added", ref_type="cdp.identity", ref_id=str(row.pk),
               data={"identity": label})
+    profiles_changed(actor.org_id, [profile.pk], reason="profile")
     return row
 
 
@@ -406,6 +412,7 @@ def remove_identity(*, actor: Actor, profile_id: Any, identity_id: Any) -> None:
     auditing.record_write(actor, "update", OBJECT, profile.pk, {"identities": [label, None]})
     add_entry(profile=profile, kind="identity.removed", ref_type="cdp.identity", ref_id=str(identity_id),
               data={"identity": label})
+    profiles_changed(actor.org_id, [profile.pk], reason="profile")
 
 
 def _int(value: Any) -> int:

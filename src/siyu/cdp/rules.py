@@ -30,6 +30,7 @@ RULES: dict[str, Rule] = {
     IdentityType.USER_ID: Rule(merges=True, max_per_profile=1),
     IdentityType.ANONYMOUS_ID: Rule(merges=False, max_per_profile=1000),
     IdentityType.DEVICE_ID: Rule(merges=False, max_per_profile=50),
+    IdentityType.GROUP_ID: Rule(merges=True, max_per_profile=1),  # one account per groupId, and vice versa
 }
 
 # The mega-merge guard (P11): no automatic merge that would leave a profile with more identities than this.

@@ -7,6 +7,7 @@ from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 from siyu.kernel.errors import ValidationFailed
 
+from .changes import profiles_changed
 from .models import Profile, ProfileTag, Tag, TagGroup, TagGroupKind
 from .timeline import add_entry
 
@@ -37,6 +38,7 @@ def add_tags(*, actor: Actor, profile: Profile, tags: list[Tag], source: str = "
     if new:
         record_write(actor, "update", "cdp.profile", profile.pk,
                      {"tags": [None, sorted(f"{t.group.name}/{t.name}" for t in new)]}, source=source)
+        profiles_changed(profile.org_id, [profile.pk], reason="tags")
     return new
 
 
@@ -50,4 +52,5 @@ def remove_tags(*, actor: Actor, profile: Profile, tags: list[Tag], source: str 
     if removed:
         record_write(actor, "update", "cdp.profile", profile.pk,
                      {"tags": [sorted(f"{t.group.name}/{t.name}" for t in removed), None]}, source=source)
+        profiles_changed(profile.org_id, [profile.pk], reason="tags")
     return len(removed)

@@ -194,7 +194,8 @@ def _check_column(actor: Actor, meta: ObjectMeta, col: Column) -> str | None:
     if col.to == "field":
         return None if col.field in FIELDS else f"unknown field {col.field[:40]!r} (one of {', '.join(FIELDS)})"
     if col.to == "identifier":
-        if col.type not in IdentityType.values:
+        if col.type not in IdentityType.values or col.type == IdentityType.GROUP_ID:
+            # group_id belongs to company accounts (/v1/group); an import creates people
             return f"unknown identifier type {col.type[:40]!r}"
         if col.type in NAMESPACED and not col.namespace:
             return "this identifier type needs its WeCom corp id or WeChat app id as namespace"

@@ -41,6 +41,7 @@ from siyu.kernel.errors import Conflict, ValidationFailed
 from .. import search
 from .. import tags as tag_module
 from ..bulkload import copy_rows
+from ..changes import batched, profiles_changed
 from ..identifiers import Identifier
 from ..models import (
     Identity,
@@ -267,7 +268,9 @@ def _commit_chunk(run: Run, records: list[readers.Record], done: int, last: bool
             # stopped above) or not yet written its lines.
             run.report.open(Counts.of(job).report_lines)
             run.report_open = True
-        counts = _process(run, records, done) if records else Counts()
+        # the chunk's profiles (created, filled, tagged, merged) reach segment membership as one message
+        with batched(run.actor.org_id, reason="import"):
+            counts = _process(run, records, done) if records else Counts()
         run.report.flush()
         if run.fault:
             run.fault("flushed", done + len(records))
@@ -540,6 +543,7 @@ def _write_new(run: Run, sealer: Sealer, counts: Counts, groups: list[Group]) ->
     copy_rows("cdp_profiletag", TAG_COLUMNS, links)
     copy_rows("cdp_timelineentry", TIMELINE_COLUMNS, timeline)
     search.index_profiles(names)
+    profiles_changed(org, pids, reason="import")
     auditing.record_write(run.actor, "create", "cdp.profile", "", {}, via="import", import_job=run.job.pk,
                           count=len(pids), ids=_ranges(pids), source=run.source)
 
@@ -625,6 +629,7 @@ def _write_updates(run: Run, sealer: Sealer, counts: Counts, units: dict[int, li
     copy_rows("cdp_profiletag", TAG_COLUMNS, links)
     copy_rows("cdp_timelineentry", TIMELINE_COLUMNS, timeline)
     search.index_profiles(renamed)
+    profiles_changed(org, touched, reason="import")
     if touched:
         auditing.record_write(run.actor, "update", "cdp.profile", "", {}, via="import", import_job=run.job.pk,
                               count=len(touched), ids=touched)
@@ -668,6 +673,7 @@ def _slow_row(run: Run, sealer: Sealer, counts: Counts, row: Row) -> None:
         with transaction.atomic():
             res = resolve_profile(actor=actor, identifiers=row.identifiers, source=run.source, defaults=values)
             profile = res.profile
+            profiles_changed(actor.org_id, [profile.pk, *res.merged_ids], reason="import")
             held_back = res.review is not None and res.review.reason != "blocklisted"
             if res.created:
                 outcome.created += 1

@@ -67,24 +67,25 @@ def _authenticate(request: HttpRequest, body: dict) -> KnownSource | None:
     return source_for_key(key) if key else None
 
 
-def _items(body: object, forced_type: str | None, *, exact: bool) -> tuple[list, dict | None]:
-    """The events of a body and its batch-level context (raises BodyError for a malformed envelope)."""
+def _items(body: object, forced_type: str | None, *, exact: bool) -> tuple[list, dict | None, object]:
+    """The events of a body, its batch-level context and ``sentAt`` (raises BodyError for a malformed
+    envelope)."""
     if forced_type:
-        return [body], None
-    items, context = body.get("batch"), body.get("context")
+        return [body], None, None  # a single event carries its own sentAt
+    items, context, sent_at = body.get("batch"), body.get("context"), body.get("sentAt")
     if not isinstance(items, list):
         raise BodyError(400, "invalid_body", "batch must be a list of events")
     if context is not None and not isinstance(context, dict):
         raise BodyError(400, "invalid_body", "context must be an object")
     if context and check_nesting(context, MAX_DEPTH - 1, exact=exact):  # merged into every event, a level down
         raise BodyError(400, "too_deep", f"context nests deeper than {MAX_DEPTH - 1} levels")
-    return items, context
+    return items, context, sent_at
 
 
 def _validated(body: object, forced_type: str | None, received_at, *, exact: bool = False):
-    items, context = _items(body, forced_type, exact=exact)
+    items, context, sent_at = _items(body, forced_type, exact=exact)
     accepted, rejected = validate_events(items, forced_type=forced_type, batch_context=context,
-                                         received_at=received_at, exact=exact)
+                                         received_at=received_at, exact=exact, sent_at=sent_at)
     return items, accepted, rejected
 
 

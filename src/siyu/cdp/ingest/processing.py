@@ -38,12 +38,15 @@ from siyu.kernel import clock, leases
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import diff, record_write
 
+from .. import search
 from ..bulkload import copy_rows
+from ..changes import batched
 from ..identifiers import Identifier
 from ..models import EventBatch, Profile, ProfileStatus
 from ..resolution import BatchResolver
 from ..resolution import identifier_key as _key
 from .config import DEDUP_DAYS, setting
+from .groups import GroupCall, link_accounts
 from .traits import identifier, identifiers_of, profile_columns, without_identifiers
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,9 @@ class _Batch:
     resolver: BatchResolver
     pending: list[_Pending] = field(default_factory=list)
     identifiers: list[list[Identifier]] = field(default_factory=list)  # per event, computed once
+    renamed: dict[int, Profile] = field(default_factory=dict)  # identify traits changed the name: search rows
+    groups: list[GroupCall] = field(default_factory=list)  # group calls, linked to accounts at the flush
+    changed: set[int] = field(default_factory=set)  # profiles changed besides the events' own (accounts)
 
     @property
     def redirect(self) -> dict[int, int]:  # merged profile -> survivor
@@ -148,6 +154,8 @@ def _apply_traits(state: _Batch, pid: int, traits: object) -> None:
     if changes:
         if new is None:
             profile.save(update_fields=[*PROFILE_FIELDS, "traits", "updated_at"])
+        if before["name"] != profile.name:
+            state.renamed[pid] = profile
         record_write(state.actor, "update", "cdp.profile", profile.pk, changes, via="identify")
 
 
@@ -164,6 +172,9 @@ def _handle(state: _Batch, event: dict, ids: list[Identifier], source_id: int) -
                 _apply_traits(state, pid, without_identifiers(event.get("traits")))
         else:
             pid = owners.pop()
+    if kind == "group":
+        traits = event.get("traits")
+        state.groups.append(GroupCall(pid, event["groupId"], traits if isinstance(traits, dict) else {}, at))
     state.pending.append(_Pending(pid, event, at, source_id))
 
 
@@ -221,6 +232,10 @@ def _flush(state: _Batch) -> None:
     _timeline(state)
     _rollups(state)
     _seen(state)
+    if state.groups:
+        linked = link_accounts(state.actor, state.groups, state.live)
+        state.changed |= linked.changed
+        state.renamed.update({a.pk: a for a in linked.renamed})
 
 
 def _timeline(state: _Batch) -> None:
@@ -320,10 +335,15 @@ def process_events(*, org_id: int, source_id: int, events: list[dict], source_id
     each event's source) inside the caller's transaction; returns how many were written."""
     actor = Actor.system(org_id, label="ingest")
     state = _Batch(actor, source_id, BatchResolver(actor, PROFILE_SOURCE))
-    _prefetch(state, events)
-    for i, event in enumerate(events):
-        _handle(state, event, state.identifiers[i], source_ids[i] if source_ids else source_id)
-    _flush(state)
+    # one ProfilesChanged for the whole flush (merges inside it included): segment membership is refreshed
+    # by the outbox dispatcher, not in this transaction
+    with batched(org_id, reason="ingest") as changed:
+        _prefetch(state, events)
+        for i, event in enumerate(events):
+            _handle(state, event, state.identifiers[i], source_ids[i] if source_ids else source_id)
+        _flush(state)
+        search.index_profiles(state.renamed.values())  # SQLite's FTS rows; one executemany for the batch
+        changed.ids |= {p.profile_id for p in state.pending} | set(state.redirect) | state.changed
     return len(state.pending)
 
 

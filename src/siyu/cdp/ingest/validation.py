@@ -29,7 +29,7 @@ from .config import MAX_DEPTH, MAX_EVENT_BYTES, MAX_ID_CHARS
 
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 FUTURE_SLACK = dt.timedelta(days=1)
-SERVER_FIELDS_SLACK = 120  # bytes: "receivedAt" and a generated "messageId" added to the client's event
+SERVER_FIELDS_SLACK = 180  # bytes: "receivedAt", a generated "messageId" and "originalTimestamp" added by the server
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, not raw deflate
 # orjson reads an integer beyond 64 bits as a float; a float this large may be such an integer, and the body
 # is then parsed again with the standard library, which keeps integers exact.
@@ -200,6 +200,7 @@ class _Clock:
         self.received_text = received_at.isoformat()
         self.latest = received_at + FUTURE_SLACK
         self.stamps: dict[str, str] = {}
+        self.corrections: dict[tuple[str, str], tuple[str, str]] = {}
 
     def stamp(self, value: object) -> str:
         if type(value) is str:
@@ -214,10 +215,36 @@ class _Clock:
             self.stamps[value] = text
         return text
 
+    def corrected(self, original: object, sent_at: object) -> tuple[str, str]:
+        """Segment's clock-skew correction: ``timestamp = receivedAt - (sentAt - originalTimestamp)``; returns
+        (originalTimestamp, timestamp) as UTC ISO 8601. Both client times come from the same, possibly wrong,
+        device clock, so their difference is how long the event waited on the device, and that is placed
+        before the server's receive time. A batch shares one ``sentAt`` and often one time: both cached."""
+        key = (original, sent_at) if type(original) is str and type(sent_at) is str else None
+        if key is not None:
+            hit = self.corrections.get(key)
+            if hit is not None:
+                return hit
+        orig = parse_timestamp(original, "timestamp")
+        sent = parse_timestamp(sent_at, "sentAt")
+        at = self.received_at - (sent - orig)
+        if at > self.latest:  # "sent" more than a day before it happened: a broken client, not skew
+            raise _Invalid("timestamp_in_future", "timestamp is more than a day after sentAt")
+        out = (orig.isoformat(), at.isoformat())
+        if key is not None and len(self.corrections) < 1000:
+            self.corrections[key] = out
+        return out
+
 
 def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str | None = None,
-                    clock_: _Clock | None = None) -> dict:
-    """A validated copy of ``raw`` with normalised fields; raises ``_Invalid`` with the reason."""
+                    clock_: _Clock | None = None, sent_at: object = None) -> dict:
+    """A validated copy of ``raw`` with normalised fields; raises ``_Invalid`` with the reason.
+
+    ``timestamp``: with a ``sentAt`` (the event's own, else the batch's ``sent_at``) and a client time
+    (``originalTimestamp``, else ``timestamp``, which is what server libraries send), the client time is kept
+    as ``originalTimestamp`` and ``timestamp`` is corrected for the device's clock skew
+    (:meth:`_Clock.corrected`); without a ``sentAt`` the client time is taken as it is; without any, the
+    receive time."""
     if type(raw) is not dict:
         raise _Invalid("not_an_object", "an event must be a JSON object")
     times = clock_ or _Clock(received_at)
@@ -260,14 +287,18 @@ def normalise_event(raw: object, *, received_at: dt.datetime, forced_type: str |
             raise _Invalid("invalid_name", "name must be a string of at most 200 characters")
     elif kind == "group":
         event["groupId"] = _id(get("groupId"), "groupId", required=True)
-    stamp = get("timestamp") or get("originalTimestamp")
-    event["timestamp"] = times.stamp(stamp) if stamp else times.received_text
+    stamp = get("originalTimestamp") or get("timestamp")
+    sent = get("sentAt") or sent_at
+    if stamp and sent:
+        event["originalTimestamp"], event["timestamp"] = times.corrected(stamp, sent)
+    else:
+        event["timestamp"] = times.stamp(stamp) if stamp else times.received_text
     event["receivedAt"] = times.received_text
     return event
 
 
 def validate_events(items: list, *, forced_type: str | None = None, batch_context: dict | None = None,
-                    received_at: dt.datetime | None = None, exact: bool = False,
+                    received_at: dt.datetime | None = None, exact: bool = False, sent_at: object = None,
                     ) -> tuple[list[Accepted], list[Rejected]]:
     """Validate every event; duplicates of a ``messageId`` within the request keep the first occurrence.
 
@@ -282,10 +313,11 @@ def validate_events(items: list, *, forced_type: str | None = None, batch_contex
         raw_mid = raw.get("messageId") if type(raw) is dict else None
         mid = raw_mid if isinstance(raw_mid, str) else None
         try:
-            event = normalise_event(raw, received_at=times.received_at, forced_type=forced_type, clock_=times)
+            event = normalise_event(raw, received_at=times.received_at, forced_type=forced_type, clock_=times,
+                                    sent_at=sent_at)
             data = _encode(event)
             # One encoding serves the size cap, the checks below and storage; the fields the server adds
-            # (receivedAt, a generated messageId) are allowed for in SERVER_FIELDS_SLACK.
+            # (receivedAt, a generated messageId, originalTimestamp) are allowed for in SERVER_FIELDS_SLACK.
             if len(data) > limit:
                 raise _Invalid("event_too_large",
                                f"the event is about {len(data)} bytes, more than {MAX_EVENT_BYTES}")
