@@ -73,9 +73,10 @@ def upload_import(request: HttpRequest, file: File[UploadedFile]):
 
 
 @router.get("/export", response={200: None, **ERRORS}, openapi_extra=_EXPORT,
-            summary="Export the customers you may see as CSV or XLSX (masked unless you may unmask; audited)")
+            summary="Export the customers you may see as CSV or XLSX (needs cdp.profile.export; masked unless "
+                    "you may unmask; audited)")
 def export_profiles(request: HttpRequest, format: str = Query("csv", pattern="^(csv|xlsx)$")):  # noqa: A002
-    actor = require(request, "cdp.profile.read")
+    actor = require(request, "cdp.profile.export")
     export = exporting.export_profiles(actor=actor, fmt=format, ip=_ip(request))
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'

@@ -59,7 +59,7 @@ def import_list(request, actor):
                     limit=PAGE_SIZE)
     context = {"jobs": [{"job": j, "percent": presenters.percent(j), "result": runner.result_of(j)}
                         for j in page.items],
-               "next_cursor": page.next_cursor, "error": error, "can_export": actor.can("cdp.profile.read"),
+               "next_cursor": page.next_cursor, "error": error, "can_export": exporting.may_export(actor),
                "max_mb": readers.max_bytes() // (1024 * 1024),
                "max_sheet_mb": readers.max_bytes("sheet") // (1024 * 1024)}
     return render(request, "cdp/imports/list.html", context, status=422 if error else 200)
@@ -192,7 +192,7 @@ def import_errors(request, actor, job_id: int):
 
 
 @require_GET
-@customer_page("cdp.profile.read")
+@customer_page("cdp.profile.export")
 def export(request, actor):
     fmt = request.GET.get("format", "csv")
     try:

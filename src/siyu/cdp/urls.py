@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import pages
+from . import pages, sources_pages
 
 urlpatterns = [
     path("", pages.profile_list, name="cdp_profiles"),
@@ -23,4 +23,7 @@ urlpatterns = [
     path("merges/", pages.merge_log, name="cdp_merges"),
     path("merges/<int:merge_id>/unmerge/", pages.merge_undo, name="cdp_merge_undo"),
     path("lifecycle-stages/", pages.stage_settings, name="cdp_stages"),
+    path("sources/", sources_pages.source_list, name="cdp_sources"),
+    path("sources/<int:source_id>/active/<int:active>/", sources_pages.source_active, name="cdp_source_active"),
+    path("sources/<int:source_id>/rotate/", sources_pages.source_rotate, name="cdp_source_rotate"),
 ]

@@ -35,13 +35,13 @@ def _csv(response) -> list[str]:
 
 def test_csv_is_masked_neutralised_and_audited(api_client, org, admin_actor):
     _seed(admin_actor)
-    client = api_client(org, scopes=["cdp.profile.read"])
+    client = api_client(org, scopes=["cdp.profile.read", "cdp.profile.export"])
     r = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
     assert r.status_code == 200 and r["Content-Type"] == "text/csv; charset=utf-8"
     lines = _csv(r)
     assert lines[0] == ("ID,Name,Kind,Gender,Birthday,Province,City,Source,Channel,Lifecycle stage,Owner,Created,"
                         "Mobile phone,Email,WeCom external_userid,WeChat unionid,WeChat openid,ERP customer id,"
-                        "Segment userId,Segment anonymousId,Device id,Tags")
+                        "Segment userId,Segment anonymousId,Device id,Segment groupId,Tags")
     assert FORMULA not in lines[1].replace("'" + FORMULA, "")  # never without the prefix
     assert "'=cmd|' /C calc'!A0" in lines[1] and "'@SUM(1)" in lines[1]
     assert "138****8001" in lines[1] and "z***@example.cn" in lines[1] and "13800138001" not in lines[1]
@@ -53,7 +53,7 @@ def test_csv_is_masked_neutralised_and_audited(api_client, org, admin_actor):
 
 def test_unmask_permission_shows_clear_values_and_says_so(api_client, org, admin_actor):
     _seed(admin_actor)
-    client = api_client(org, scopes=["cdp.profile.read", "cdp.profile.unmask"])
+    client = api_client(org, scopes=["cdp.profile.read", "cdp.profile.export", "cdp.profile.unmask"])
     lines = _csv(client.get(URL))
     assert "+8613800138001" in lines[1] and "zw@example.cn" in lines[1]
     entry = AuditLogEntry.objects.filter(action="export").order_by("-seq").first()
@@ -87,3 +87,33 @@ def test_bad_format_and_no_permission(api_client, org, member_with, login_client
     assert api_client(org).get(URL + "?format=pdf").status_code == 422
     member, _ = member_with("none@acme.example", permissions=("cdp.tag.manage",))
     assert login_client(member).get(URL).status_code == 403
+
+
+def test_export_is_its_own_permission(api_client, org, admin_actor, member_with, login_client, make_org):
+    """Reading customers is not exporting them: a sales rep (read + update) sees the list but cannot take it
+    away; the sales manager's and administrator's roles include the export."""
+    from siyu.iam.models import Role
+
+    _seed(admin_actor)
+    before = AuditLogEntry.objects.filter(action="export").count()
+    assert api_client(org, scopes=["cdp.profile.read"]).get(URL).status_code == 403
+    assert api_client(org, scopes=["cdp.profile.export"]).get(URL).status_code == 403  # and it needs read
+    rep, _ = member_with("rep@acme.example", permissions=("cdp.profile.read", "cdp.profile.update"))
+    client = login_client(rep)
+    assert client.get("/customers/").status_code == 200
+    assert client.get(URL).status_code == 403
+    assert client.get("/customers/import/export/?format=csv").status_code == 403
+    page = client.get("/customers/import/")
+    assert b"/customers/import/export/" not in page.content
+    assert AuditLogEntry.objects.filter(action="export").count() == before  # nothing left the system
+    # the default roles: managers and administrators export, reps do not
+    other = make_org("Fresh").org
+    roles = {r.name: r for r in Role.objects.filter(org=other)}
+    from siyu.kernel.permissions import matches
+
+    def grants(role, op):
+        return any(matches(g, op) for g in role.permissions)
+
+    assert grants(roles["Administrator"], "cdp.profile.export")
+    assert grants(roles["Sales manager"], "cdp.profile.export")
+    assert not grants(roles["Sales rep"], "cdp.profile.export")

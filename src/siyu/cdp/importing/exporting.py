@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 from siyu.audit.services import record_export
 from siyu.kernel import crypto
 from siyu.kernel.actor import Actor
-from siyu.kernel.errors import ValidationFailed
+from siyu.kernel.errors import PermissionDenied, ValidationFailed
 from siyu.platform.field_types.base import csv_safe
 from siyu.platform.selectors import ObjectMeta, object_meta
 from siyu.platform.serialization import standard_stored
@@ -58,8 +58,15 @@ def visible_profiles(actor: Actor):
     return Profile.objects.visible_to(actor).filter(status=ProfileStatus.ACTIVE)
 
 
+def may_export(actor: Actor) -> bool:
+    """Exporting is its own permission (a whole customer list leaves the system), on top of reading them."""
+    return actor.can("cdp.profile.export") and actor.can("cdp.profile.read")
+
+
 def export_profiles(*, actor: Actor, fmt: str, ip: str | None = None) -> Export:
     """Count, audit and return the streamed export of the customers the actor may see."""
+    if not may_export(actor):
+        raise PermissionDenied("missing permission cdp.profile.export", code="permission_denied")
     if fmt not in FORMATS:
         raise ValidationFailed("bad format", fields={"format": ["csv or xlsx"]})
     meta = object_meta(actor, OBJECT)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
-from siyu.kernel.errors import ValidationFailed
+from siyu.kernel.errors import NotFound, PermissionDenied, ValidationFailed
 
 from ..models import Source
 
@@ -38,13 +38,26 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+MANAGE = "cdp.source.manage"
+
+
+def _require(actor: Actor) -> None:
+    if not actor.can(MANAGE):
+        raise PermissionDenied(f"missing permission {MANAGE}", code="permission_denied")
+
+
+def _new_key() -> tuple[str, str]:
+    prefix = "wk" + secrets.token_hex((PREFIX_CHARS - 2) // 2)
+    return prefix, prefix + secrets.token_urlsafe(24)
+
+
 def create_source(*, actor: Actor, name: str) -> tuple[Source, str]:
     """Create a source and return it with its write key (the only time the key is available in clear)."""
+    _require(actor)
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationFailed("invalid source name", fields={"name": ["1 to 120 characters"]})
-    prefix = "wk" + secrets.token_hex((PREFIX_CHARS - 2) // 2)
-    raw = prefix + secrets.token_urlsafe(24)
+    prefix, raw = _new_key()
     source = Source.objects.create(org_id=actor.org_id, name=name, key_prefix=prefix, key_hash=_hash(raw))
     record_write(actor, "create", "cdp.source", source.pk, {"name": [None, name], "key_prefix": [None, prefix]})
     return source, raw
@@ -52,6 +65,45 @@ def create_source(*, actor: Actor, name: str) -> tuple[Source, str]:
 
 def list_sources(*, actor: Actor) -> list[Source]:
     return list(Source.objects.in_org(actor).order_by("id"))
+
+
+def _source(actor: Actor, source_id: object) -> Source:
+    try:
+        pk = int(source_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise NotFound("not found") from None
+    source = Source.objects.in_org(actor).select_for_update().filter(pk=pk).first()
+    if source is None:
+        raise NotFound("not found")  # another organisation's source is not found either
+    return source
+
+
+def set_active(*, actor: Actor, source_id: object, active: bool) -> Source:
+    """Disable (its key is refused within ``CACHE_SECONDS`` in every web process) or enable a source. Events
+    already accepted are still processed."""
+    _require(actor)
+    source = _source(actor, source_id)
+    if source.is_active != active:
+        source.is_active = active
+        source.save(update_fields=["is_active", "updated_at"])
+        record_write(actor, "update", "cdp.source", source.pk, {"is_active": [not active, active]})
+        clear_cache()
+    return source
+
+
+def rotate_key(*, actor: Actor, source_id: object) -> tuple[Source, str]:
+    """A new write key for the source (shown once); the old one stops working (within ``CACHE_SECONDS`` in
+    other web processes). Its events, counts and name stay."""
+    _require(actor)
+    source = _source(actor, source_id)
+    before = source.key_prefix
+    source.key_prefix, raw = _new_key()
+    source.key_hash = _hash(raw)
+    source.save(update_fields=["key_prefix", "key_hash", "updated_at"])
+    record_write(actor, "update", "cdp.source", source.pk, {"key_prefix": [before, source.key_prefix]},
+                 rotated=True)
+    clear_cache()
+    return source, raw
 
 
 _cache: dict[str, tuple[KnownSource | None, float]] = {}
