@@ -66,10 +66,10 @@ def test_bad_name_is_a_422_with_the_reason(admin):
 def test_disable_enable_and_rotate(admin, client):
     key = _key(admin.post("/customers/sources/", {"name": "App"}))
     source = Source.objects.get()
-    r = admin.post(f"/customers/sources/{source.pk}/active/0/")
+    r = admin.post(f"/customers/sources/{source.pk}/disable/")
     assert r.status_code == 302
     assert _track(client, key).status_code == 401  # refused at once in this process
-    admin.post(f"/customers/sources/{source.pk}/active/1/")
+    admin.post(f"/customers/sources/{source.pk}/enable/")
     assert _track(client, key).status_code == 200
     rotated = admin.post(f"/customers/sources/{source.pk}/rotate/")
     assert rotated.status_code == 200 and b"The previous key no longer works." in rotated.content
@@ -88,7 +88,7 @@ def test_only_holders_of_the_permission_and_only_their_organisation(admin, login
     from siyu.kernel.actor import Actor
 
     foreign, _ = sources.create_source(actor=Actor.system(other.pk), name="theirs")
-    assert admin.post(f"/customers/sources/{foreign.pk}/active/0/").status_code == 404
+    assert admin.post(f"/customers/sources/{foreign.pk}/disable/").status_code == 404
     assert admin.post(f"/customers/sources/{foreign.pk}/rotate/").status_code == 404
     assert Source.objects.get(pk=foreign.pk).is_active
     rep = login_client(make_member(org, "rep@acme.example", permissions=("cdp.profile.read",)))
