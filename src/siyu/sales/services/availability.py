@@ -76,7 +76,10 @@ def _time(value: Any, name: str) -> dt.time:
 def set_availability(*, actor: Actor, user_id: Any, data: dict[str, Any]) -> SalesRep:
     """Working hours, holidays and capacity of one member (creates the row on first use)."""
     require(actor, "sales.rule.manage")
-    m = member(actor, user_id, "user_id")
+    try:
+        m = member(actor, user_id, "user_id")
+    except ValidationFailed:  # the member is what the URL (PUT /reps/{user_id}) addresses: unknown is 404
+        raise NotFound("not found") from None
     unknown = sorted(set(data) - set(REP_FIELDS))
     if unknown:
         raise ValidationFailed("unknown fields", fields={k: ["unknown field"] for k in unknown})
