@@ -38,7 +38,7 @@ def test_new_broadcast_validates_then_schedules(org, admin_membership, login_cli
     assert not Broadcast.objects.exists()
     ok = client.post("/channels/wecom/broadcasts/new/", {"name": "双十一", "text": "你好", "corp_id": corp.pk,
                                                           "segment_id": segment.pk})
-    assert ok.status_code == 302
+    assert ok.status_code == 302, ok.content.decode()[-3000:]
     broadcast = Broadcast.objects.get()
     assert broadcast.snapshot.segment_id == segment.pk
     assert ScheduledAction.objects.filter(key=f"wecom.broadcast:{broadcast.pk}:plan").exists()

@@ -47,6 +47,8 @@ def ingest(config: ArchiveConfig, *, source: ArchiveSource | None = None, max_ba
     actor = Actor.system(config.org_id, label="wecom.archive")
     source = source or source_for(config)
     counts: Counter = Counter()
+    with transaction.atomic():
+        consent.ensure_default_purposes(actor=actor)  # the ledger needs the conversation_archive purpose
     for _ in range(max_batches):
         records = source.fetch(seq=config.cursor_seq, limit=FETCH_LIMIT)
         if not records:
@@ -131,8 +133,8 @@ def _apply(actor: Actor, config: ArchiveConfig, records: list[ChatRecord], count
                                   external_contact=contact, profile=contact.profile, employee=employee,
                                   direction=direction, msgtype=msgtype[:32], msgtime=at)
         encrypted.set_encrypted(message, "content", json.dumps(msg.get(msgtype) or {}, ensure_ascii=False))
+        previous = batch.previous_direction(employee, contact, at)  # before this message is written
         message.save()
-        previous = batch.previous_direction(employee, contact, at)
         batch.last[(employee.pk, contact.pk)] = direction
         add_entry(profile=contact.profile, kind=CHAT_MESSAGE, at=at, ref_type="wecom.archive.message",
                   ref_id=str(message.pk), data={"employee": employee.name or employee.userid,

@@ -41,7 +41,7 @@ def archive_config(request, actor, corp_id: int):
     config = ArchiveConfig.objects.in_org(actor).filter(corp=corp).first()
     errors: list[str] = []
     if request.method == "POST":
-        _, exc = _attempt(lambda: services.save_config(actor=actor, corp_pk=corp.pk, data=request.POST))
+        __, exc = _attempt(lambda: services.save_config(actor=actor, corp_pk=corp.pk, data=request.POST))
         if exc is None:
             messages.success(request, _("Archive settings saved."))
             return HttpResponseRedirect(reverse("wecom_archive"))
@@ -68,7 +68,7 @@ def archive_fetch(request, actor, config_id: int):
 @require_POST
 @wecom_page(services.MANAGE)
 def archive_word_add(request, actor):
-    _, exc = _attempt(lambda: services.add_word(actor=actor, word=request.POST.get("word"),
+    __, exc = _attempt(lambda: services.add_word(actor=actor, word=request.POST.get("word"),
                                                 applies_to=request.POST.get("applies_to", "both")))
     if exc is not None:
         messages.error(request, "; ".join(_problems(exc)))

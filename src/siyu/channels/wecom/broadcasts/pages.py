@@ -71,7 +71,7 @@ def broadcast_employees_json(request, actor, broadcast_id: int):
 @require_POST
 @wecom_page("channels.broadcast.manage")
 def broadcast_cancel(request, actor, broadcast_id: int):
-    _, exc = _attempt(lambda: services.cancel_broadcast(actor=actor, broadcast_id=broadcast_id))
+    __, exc = _attempt(lambda: services.cancel_broadcast(actor=actor, broadcast_id=broadcast_id))
     if exc is None:
         messages.success(request, _("Broadcast cancelled."))
     else:
@@ -83,7 +83,7 @@ def broadcast_cancel(request, actor, broadcast_id: int):
 @wecom_page("channels.broadcast.manage")
 def broadcast_collect(request, actor, broadcast_id: int):
     broadcast = selectors.broadcast_of(actor, broadcast_id)
-    _, exc = _attempt(lambda: results.collect_now(actor=actor, broadcast=broadcast))
+    __, exc = _attempt(lambda: results.collect_now(actor=actor, broadcast=broadcast))
     if exc is None:
         messages.success(request, _("Results collected from WeCom."))
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from siyu.cdp import consent
 from siyu.cdp.segments import selectors as segment_selectors
 from siyu.cdp.segments import services as segment_services
 from siyu.channels.wecom import validation as v
@@ -86,6 +87,7 @@ def create_broadcast(*, actor: Actor, data: Mapping[str, Any]) -> Broadcast:
     if errors:
         raise ValidationFailed("the broadcast is not valid", fields=errors)
     if snapshot is None:
+        consent.ensure_default_purposes(actor=actor)  # the consent rule names the purpose; it must exist
         snapshot = segment_services.create_snapshot(actor=actor, segment_id=segment.pk,
                                                      label=f"broadcast: {values['name']}"[:120],
                                                      consent_purpose="marketing", channel="wecom")
