@@ -16,7 +16,7 @@ from siyu.kernel.errors import DomainError, PermissionDenied
 from siyu.platform.approvals import selectors as approval_selectors
 from siyu.platform.approvals import services as approvals
 
-from .models.commerce import Contract, Quote
+from .models.commerce import Quote
 from .pages import _attempt, sales_page  # one refusal-to-message path for all sales pages
 from .services.commerce import forecasts, orders, pdf, quotes
 from .services.commerce.base import visible
@@ -34,8 +34,9 @@ def quote_list(request, actor):
         q = _attempt(request, lambda: quotes.create_quote(actor=actor, data=data), _("Quote created."))
         if q is not None:
             return HttpResponseRedirect(reverse("sales_quote", args=[q.pk]))
-    rows = Quote.objects.visible_to(actor).order_by("-id")[:200]
-    return render(request, "sales/commerce/quotes.html", {"quotes": rows})
+    from .commerce_object_pages import object_list
+
+    return object_list(request, "quotes")  # the generic list: custom columns, filters, saved filters
 
 
 @sales_page("sales.quote.read")
@@ -64,12 +65,6 @@ def quote_pdf(request, actor, quote_id: int):
     resp = HttpResponse(pdf.render_quote_pdf(q), content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="{q.number}-v{q.version}.pdf"'
     return resp
-
-
-@sales_page("sales.contract.read")
-def contract_list(request, actor):
-    rows = Contract.objects.visible_to(actor).order_by("-id")[:200]
-    return render(request, "sales/commerce/contracts.html", {"contracts": rows})
 
 
 @sales_page("sales.payment.read")

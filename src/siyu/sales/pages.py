@@ -33,7 +33,6 @@ from siyu.audit.services import record_denied
 from siyu.iam.models import Membership
 from siyu.kernel import clock
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied
-from siyu.platform.listing import record_list
 
 from . import selectors
 from .models.activities import ActivityKind
@@ -150,17 +149,14 @@ def stages_json(request, actor):
 @require_GET
 @sales_page("sales.lead.read")
 def lead_list(request, actor):
+    from .commerce_object_pages import list_context
     from .models.leads import Lead
 
-    qs = Lead.objects.visible_to(actor).filter(merged_into__isnull=True)
+    qs = Lead.objects.visible_to(actor).filter(merged_into__isnull=True).select_related("owner")
     if request.GET.get("mine") and actor.user_id:
         qs = qs.filter(owner_id=actor.user_id)
-    try:
-        context, error = record_list(request, actor, "sales.lead", qs), ""
-    except DomainError as exc:  # a bad filter in the URL: say so, show nothing
-        context, error = {"list_columns": [], "list_rows": []}, _problem(exc)
-    context.update({"error": error, "can_create": actor.can("sales.lead.create"),
-                    "row_url": reverse("sales_lead", args=[0])})
+    context = list_context(request, actor, "sales.lead", qs)
+    context.update({"can_create": actor.can("sales.lead.create"), "row_url": reverse("sales_lead", args=[0])})
     if request.htmx and not request.GET.get("full"):
         return render(request, "platform/_record_list.html", context)
     return render(request, "sales/leads.html", context)

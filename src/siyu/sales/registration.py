@@ -33,7 +33,9 @@ def register() -> None:
             StandardField("industry", _("Industry"), "text"),
             StandardField("score", _("Score"), "integer"),
             StandardField("note", _("Note"), "long_text", sortable=False),
-            StandardField("owner_id", _("Owner"), "integer"),
+            StandardField("owner_id", _("Owner ID"), "integer"),
+            # the name a person reads in the console (the id stays for filters and the API)
+            StandardField("owner_name", _("Owner"), "text", lookup="owner__name"),
             StandardField("department_id", _("Department"), "integer"),
             StandardField("pool_id", _("Pool"), "integer"),
             StandardField("profile_id", _("Customer"), "integer"),
@@ -62,6 +64,9 @@ def register() -> None:
             StandardField("created_at", _("Created"), "datetime"),
         ],
     )
+    from .commerce_objects import register_standard_objects
+
+    register_standard_objects()
     for kind in (
         timeline.TimelineKind("sales.lead.created", "Lead created", "bi-funnel", lambda d: d.get("source", "")),
         timeline.TimelineKind("sales.lead.duplicate", "Lead enquiry again", "bi-funnel-fill",

@@ -10,4 +10,5 @@ from . import (  # noqa: F401
     leads,
     opportunities,
     pools,
+    views,  # saved list filters
 )

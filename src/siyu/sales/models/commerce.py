@@ -11,7 +11,13 @@ from siyu.kernel.tenancy import TenantModel
 MONEY = {"max_digits": 18, "decimal_places": 2, "default": 0}
 
 
+def _custom():
+    """The JSON column of custom field values (these are standard objects of the platform)."""
+    return models.JSONField(default=dict, blank=True)
+
+
 class Product(TenantModel):
+    custom = _custom()
     code = models.CharField(max_length=60)
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=20, blank=True)
@@ -23,6 +29,7 @@ class Product(TenantModel):
 
 
 class PriceBook(TenantModel):
+    custom = _custom()
     name = models.CharField(max_length=120)
     currency = models.CharField(max_length=3, default="CNY")
     is_default = models.BooleanField(default=False)
@@ -50,6 +57,7 @@ class DocStatus(models.TextChoices):
 class Quote(TenantModel):
     """A numbered quote; a revision is a new row with the same ``number`` and ``version + 1``."""
 
+    custom = _custom()
     number = models.CharField(max_length=40)
     version = models.PositiveIntegerField(default=1)
     title = models.CharField(max_length=200)
@@ -94,6 +102,7 @@ class Contract(TenantModel):
     """A contract version; an amendment is a new row (same ``number``, ``version + 1``). Approved rows are
     frozen: ``snapshot`` + ``snapshot_hash`` are the approved content and nothing edits the row afterwards."""
 
+    custom = _custom()
     number = models.CharField(max_length=40)
     version = models.PositiveIntegerField(default=1)
     title = models.CharField(max_length=200)
@@ -126,6 +135,7 @@ class Contract(TenantModel):
 
 
 class Order(TenantModel):
+    custom = _custom()
     number = models.CharField(max_length=40)
     contract = models.ForeignKey(Contract, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=120, null=True, blank=True)
@@ -155,6 +165,7 @@ class Order(TenantModel):
 class PaymentPlan(TenantModel):
     """One instalment due: against a contract or an order."""
 
+    custom = _custom()
     contract = models.ForeignKey(Contract, null=True, blank=True, on_delete=models.CASCADE, related_name="plans")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="plans")
     due_on = models.DateField()
@@ -177,6 +188,7 @@ class PaymentPlan(TenantModel):
 class Receipt(TenantModel):
     """Money received (回款), applied to one plan."""
 
+    custom = _custom()
     plan = models.ForeignKey(PaymentPlan, on_delete=models.PROTECT, related_name="receipts")
     amount = models.DecimalField(**MONEY)
     received_on = models.DateField()
@@ -195,6 +207,7 @@ class SalesTarget(TenantModel):
     """A target for one salesperson (``user``) or one team (``department``) in a period (``2026-11``, ``2026-Q4``
     or ``2026``)."""
 
+    custom = _custom()
     period = models.CharField(max_length=7)
     user = models.ForeignKey("iam.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     department = models.ForeignKey("iam.Department", null=True, blank=True, on_delete=models.CASCADE,

@@ -57,3 +57,17 @@ def owner_department(actor: Actor) -> dict[str, Any]:
     """A new document belongs to its creator and the creator's (first) department."""
     dept = min(actor.department_ids) if actor.department_ids else None
     return {"owner_id": actor.user_id, "department_id": dept}
+
+
+def set_custom(*, actor: Actor, object_key: str, row, data: dict[str, Any], permission: str) -> None:
+    """Custom field values of a commerce row (validated and audited by the platform). A pending or approved
+    document is frozen here as everywhere: its custom values are part of what was approved."""
+    from siyu.platform.services import set_custom_values
+
+    from ..common import require
+
+    require(actor, permission)
+    if hasattr(row, "version"):
+        ensure_editable(row)
+    if data:
+        set_custom_values(actor=actor, object_key=object_key, instance=row, data=data)

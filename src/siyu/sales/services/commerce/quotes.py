@@ -67,6 +67,38 @@ def save_price_book(*, actor: Actor, name: str, max_discount_percent: Any = 0, c
     return book
 
 
+def update_price_book(*, actor: Actor, price_book_id: int, data: dict[str, Any]) -> PriceBook:
+    """Edit a price book's name, currency, discount limit, active flag and (when ``prices`` is given) replace its
+    per-product prices. Quotes already priced keep their line prices."""
+    require(actor, "sales.quote.manage")
+    book = visible(PriceBook, actor, price_book_id, for_update=True)
+    before = {"name": book.name, "currency": book.currency, "max_discount_percent": book.max_discount_percent,
+              "is_active": book.is_active}
+    if "name" in data:
+        book.name = text(data.get("name"), "name", 120, required=True)
+    if "currency" in data:
+        book.currency = text(data.get("currency"), "currency", 3) or "CNY"
+    if "max_discount_percent" in data:
+        book.max_discount_percent = _percent(data.get("max_discount_percent"), "max_discount_percent")
+    if "is_active" in data:
+        book.is_active = bool(data["is_active"])
+    changes = diff(before, {"name": book.name, "currency": book.currency,
+                            "max_discount_percent": book.max_discount_percent, "is_active": book.is_active})
+    book.save()
+    if data.get("prices") is not None:
+        entries = [PriceBookEntry(org_id=actor.org_id, price_book=book, product=visible(Product, actor, pid),
+                                  unit_price=money(price, "prices")) for pid, price in data["prices"].items()]
+        old = {str(k): str(v) for k, v in PriceBookEntry.objects.in_org(actor).filter(price_book=book)
+               .values_list("product_id", "unit_price")}
+        PriceBookEntry.objects.in_org(actor).filter(price_book=book).delete()
+        PriceBookEntry.objects.bulk_create(entries)
+        new = {str(e.product_id): str(e.unit_price) for e in entries}
+        if old != new:
+            changes["prices"] = [old, new]
+    record_write(actor, "update", "sales.price_book", book.pk, changes)
+    return book
+
+
 def _percent(value: Any, name: str) -> Decimal:
     pct = money(value, name)
     if pct > 100:
