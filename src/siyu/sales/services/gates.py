@@ -7,10 +7,12 @@ checks the gates of every stage passed on the way, not only the target's: skippi
 its gate.
 
 **Approval hook.** :func:`gate_requires_approval` answers whether entering ``stage`` still waits for an approval.
-Until the approval engine exists it reads ``GateApproval`` records: entering a stage whose gate requires
+It reads ``GateApproval`` records: entering a stage whose gate requires
 approval without an approved record is refused with 409 ``approval_required`` (nothing is written by a refused move); :func:`request_approval` records a pending
-request (``GateApprovalRequested`` event) and :func:`record_gate_decision` (the engine's seam, ``sales.opportunity.approve``) marks it
-approved or rejected, after which the move succeeds. The engine may instead replace the checker with
+request (``GateApprovalRequested`` event), submitted to the platform's approval engine when one of its processes
+for ``sales.gate_approval`` matches (``gate_approvals.py``: the engine's approvers decide, nothing else can);
+otherwise :func:`record_gate_decision` (``sales.opportunity.approve``, not one's own request) marks it approved or
+rejected. Either way the move succeeds only after an approval. The engine may instead replace the checker with
 :func:`register_approval_checker` (``fn(opportunity, stage) -> bool``: True while approval is still missing).
 """
 
@@ -111,6 +113,11 @@ def request_approval(*, actor: Actor, opportunity: Opportunity, stage: Stage) ->
                           stage_id=stage.pk, approval_id=approval.pk)
     events.emit(GateApprovalRequested(org_id=opportunity.org_id, approval_id=approval.pk,
                                       opportunity_id=opportunity.pk, stage_id=stage.pk))
+    from . import gate_approvals
+
+    if gate_approvals.has_process(actor, approval):  # the engine's approvers decide (see gate_approvals)
+        gate_approvals.submit(actor, approval)
+        approval.refresh_from_db()
     return approval
 
 
@@ -124,6 +131,8 @@ def record_gate_decision(*, actor: Actor, approval_id: Any, approved: bool, comm
         raise NotFound("not found")
     if approval.status != ApprovalStatus.PENDING:
         raise Conflict("already decided", code="already_decided")
+    if approval.external_ref.startswith("approval:"):
+        raise Conflict("this approval is decided in the approval inbox by its approvers", code="approval_engine")
     if actor.user_id is not None and approval.requested_by_id == actor.user_id and not actor.is_admin:
         raise Conflict("you cannot approve your own request", code="own_request")
     approval.status = ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED

@@ -108,6 +108,9 @@ def register() -> None:
     registry.register_resolver("department_head", department_head)
     registry.register_resolver("role", role_members)
     registry.register_notifier("wecom", wecom_notifier)
+    from ..gate_approvals import register as register_gate_approvals
+
+    register_gate_approvals()
     registry.register_subject(registry.Subject(
         object_key="sales.quote", load=_loader(Quote, "sales.quote.read"), snapshot=quotes.quote_snapshot,
         title=lambda q: f"报价 {q.number} v{q.version} {q.title}", on_state=quotes.set_quote_state,
