@@ -127,3 +127,19 @@ class Notification(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["org", "recipient", "-id"], name="sales_notif_recipient")]
+
+
+class OpenLeadCount(TenantModel):
+    """How many open leads (new, working, nurturing, qualified) each salesperson holds, so least-loaded picks and
+    capacity caps read one row per member instead of counting their leads.
+
+    Written only by database triggers on ``sales_lead`` (migration ``0004_open_lead_counts``): every insert,
+    update and delete of a lead adjusts the owners it concerns in the same statement, so the count is exact
+    whatever path wrote the lead (services, bulk UPDATEs, COPY, merges) and under concurrency (the upsert
+    locks the counter row). Nothing in Python writes it."""
+
+    user_id = models.BigIntegerField()
+    open_count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "user_id"], name="sales_openleadcount_user")]

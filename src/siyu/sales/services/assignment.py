@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 
 from siyu.iam.models import Department, Membership
 from siyu.kernel import auditing, clock, events, scheduled
@@ -32,7 +32,7 @@ from siyu.platform.selectors import ObjectMeta, object_meta
 
 from ..events import LeadAssigned, LeadSlaBreached, LeadSlaReminderDue
 from ..models.assignment import AssignmentRule, RuleMember, Strategy
-from ..models.leads import OPEN_STATUSES, Lead, LeadStatus, Notification, SlaState
+from ..models.leads import OPEN_STATUSES, Lead, LeadStatus, Notification, OpenLeadCount, SlaState
 from ..models.pools import Pool, PoolKind
 from . import availability, conditions
 from .common import as_int, history, member, require, text
@@ -120,7 +120,7 @@ def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
         elif u not in present:
             state.unavailable[u] = "away"  # on leave or outside working hours
     if rule.strategy == Strategy.LEAST_LOADED or any(cap is not None for cap in state.caps.values()):
-        _load(ctx, ids)  # loads matter only to least-loaded picks and capacity caps (one grouped count)
+        _load(ctx, ids)  # loads matter only to least-loaded picks and capacity caps (one row per member)
     ctx.states[rule.pk] = state
     return state
 
@@ -129,8 +129,8 @@ def _load(ctx: Context, user_ids: list[int]) -> None:
     todo = [u for u in user_ids if u not in ctx.loaded_users]
     if not todo:
         return
-    rows = (Lead.objects.in_org(ctx.org).filter(owner_id__in=todo, status__in=OPEN_STATUSES)
-            .values("owner_id").annotate(n=Count("id")).values_list("owner_id", "n"))
+    # one counter row per member, kept exact by triggers on sales_lead (models.leads.OpenLeadCount)
+    rows = OpenLeadCount.objects.in_org(ctx.org).filter(user_id__in=todo).values_list("user_id", "open_count")
     for u, n in rows:
         ctx.loads[u] += n  # picks this batch made before the count are not in the database yet
     ctx.loaded_users.update(todo)
