@@ -1,9 +1,13 @@
 """The browser gate: Debian's chromium opens every console page in both languages at desktop and phone width.
 
-It signs in as the demo administrator through the login form, walks the URL resolver for every GET page (filling
-ids of detail pages with records the demo made), and fails on an error status, a console error or uncaught
-exception from the page's JavaScript (a CSP violation is one), a missing navigation, or a page wider than a phone.
-Screenshots land in ``test-artifacts/screenshots/<lang>-<width>-<name>.png``.
+It signs in as the demo administrator through the login form and walks the URL resolver: every route's path
+arguments are filled with real records made through the contexts' services (``detail_records`` in conftest.py),
+each route is asked with a GET, and every full HTML page is opened in the browser. It fails on a route no record
+opens, on a route that is not a page unless ``NOT_PAGES`` lists it with its reason (and it answers as listed), on
+an error status, a console error or uncaught exception from the page's JavaScript (a CSP violation is one), a
+missing navigation, or a page wider than a phone. Screenshots land in
+``test-artifacts/screenshots/<lang>-<width>-<name>.png``; routes no record could open are also listed in
+``test-artifacts/unopened-detail-pages.txt`` (empty when all were opened).
 
 Never downloads a browser: without ``/usr/bin/chromium`` it skips loudly, and fails when ``CI=true``.
 """
@@ -12,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from siyu.console import navigation
 from siyu.iam import services as iam
 from siyu.iam.models import ApiKey, Department, Membership, Organization, Role
+from siyu.iam.selectors import actor_for_membership
 from siyu.kernel.actor import Actor
 
 pytestmark = [pytest.mark.browser]
@@ -41,9 +45,98 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 WIDTHS = {1280: 800, 390: 844}
 LANGS = {"zh-hans": "zh-hans", "en": "en"}
-# Not pages: the API, the language switch and the login flow (exercised on its own below).
-SKIP_PREFIXES = ("/api/", "/i18n/", "/static/")
+# Not console pages: the APIs (/api/v1 and the Segment-compatible event ingestion at /v1), the language switch,
+# static files, and the login flow (exercised on its own below).
+SKIP_PREFIXES = ("/api/", "/v1/", "/i18n/", "/static/")
 SKIP_NAMES = {"login", "login_verify", "logout", "console_planned"}  # empty states: from the navigation below
+
+# Every console route that is not a page a person opens, and why. The gate asks each with a GET and checks it
+# answers as its kind says (so this list cannot go stale quietly); every other route must be a full HTML page,
+# and is opened in the browser. A route that is neither fails the gate.
+POST = "post"  # an action a form or a button posts: GET answers 405
+FRAGMENT = "fragment"  # a piece of HTML that htmx swaps into a page
+DATA = "data"  # JSON for a chart, or a file to download (not HTML)
+CALLBACK = "callback"  # called by a server, not a browser: an unsigned GET is refused with a 4xx
+NOT_PAGES: dict[str, tuple[str, str]] = {
+    # console, audit, platform
+    "console_members_by_department": (DATA, "the dashboard chart's JSON"),
+    "audit_verify": (POST, "the verify-the-chain button of the audit log"),
+    "platform_field_options": (FRAGMENT, "the options editor the field form swaps in for a choice type"),
+    "platform_field_archive": (POST, "the archive button of a custom field"),
+    # iam
+    "iam_user_disable": (POST, "the disable button on a member's page"),
+    "iam_user_enable": (POST, "the enable button on a member's page"),
+    "iam_department_move": (POST, "the move form of the department tree"),
+    "iam_department_delete": (POST, "the delete button of the department tree"),
+    "iam_role_delete": (POST, "the delete button on a role's page"),
+    "iam_api_key_revoke": (POST, "the revoke button in the API key list"),
+    # customers (cdp)
+    "cdp_segment_builder": (POST, "the rule builder re-rendered as rules are edited"),
+    "cdp_segment_preview": (POST, "the live count and sample of the rules being edited"),
+    "cdp_export": (DATA, "the customer export: a CSV/XLSX download"),
+    "cdp_import_mapping": (POST, "the mapping form on an import's page"),
+    "cdp_import_dry_run": (POST, "the dry-run button on an import's page"),
+    "cdp_import_run": (POST, "the run button on an import's page"),
+    "cdp_import_progress": (FRAGMENT, "the progress bar an import's page polls"),
+    "cdp_import_errors": (DATA, "an import's error report: a CSV download"),
+    "cdp_profile_timeline": (FRAGMENT, "the timeline a customer's page loads and pages through"),
+    "cdp_profile_tag_add": (POST, "the add-tag form on a customer's page"),
+    "cdp_profile_tag_remove": (POST, "a tag's remove button on a customer's page"),
+    "cdp_identity_reveal": (POST, "the audited reveal of a masked identifier"),
+    "cdp_profile_consent": (FRAGMENT, "the consent panel of a customer's page (its form posts here)"),
+    "cdp_profile_lifecycle": (POST, "the lifecycle stage form on a customer's page"),
+    "cdp_profile_lifecycle_chart": (DATA, "the lifecycle chart's JSON"),
+    "cdp_profile_owner": (POST, "the owner form on a customer's page"),
+    "cdp_review_approve": (POST, "the approve button of a merge review"),
+    "cdp_review_reject": (POST, "the reject button of a merge review"),
+    "cdp_merge_undo": (POST, "the unmerge button in the merge log"),
+    "cdp_source_disable": (POST, "the disable button of an event source"),
+    "cdp_source_enable": (POST, "the enable button of an event source"),
+    "cdp_source_rotate": (POST, "the rotate-key button of an event source"),
+    "cdp_segment_snapshot": (POST, "the snapshot button on a segment's page"),
+    "cdp_segment_recompute": (POST, "the recompute button on a segment's page"),
+    "cdp_segment_delete": (POST, "the delete button on a segment's page"),
+    "cdp_persona_delete": (POST, "the delete button on a persona's page"),
+    "cdp_persona_trait": (DATA, "a persona trait chart's JSON"),
+    # sales
+    "sales_lead_status": (POST, "the status form on a lead's page"),
+    "sales_lead_assign": (POST, "the assign form on a lead's page"),
+    "sales_lead_release": (POST, "the release-to-pool button on a lead's page"),
+    "sales_lead_claim": (POST, "the claim button in a pool"),
+    "sales_lead_convert": (POST, "the convert form on a lead's page"),
+    "sales_lead_activity": (POST, "the follow-up form on a lead's page"),
+    "sales_stage": (POST, "a stage's form on its pipeline's page"),
+    "sales_stage_cards": (FRAGMENT, "the next cards of a board column, loaded as it scrolls"),
+    "sales_opportunity_move": (POST, "dropping a card on another stage of the board"),
+    "sales_opportunity_action": (POST, "the won/lost/reopen buttons on an opportunity's page"),
+    "sales_activity_photo": (DATA, "a visit's check-in photo (an image); its upload posts here"),
+    "sales_funnel_json": (DATA, "the lead funnel chart's JSON"),
+    "sales_stages_json": (DATA, "the pipeline-by-stage chart's JSON"),
+    "sales_saved_filter_save": (POST, "the save-filter form of a list"),
+    "sales_saved_filter_delete": (POST, "a saved filter's delete button"),
+    "sales_activity_complete": (POST, "the done button of an activity"),
+    "sales_quote_pdf": (DATA, "a quote's PDF download"),
+    "sales_forecast_json": (DATA, "the forecast chart's JSON"),
+    "sales_approval_decide": (POST, "the approve/reject/recall buttons in the approval inbox"),
+    # WeCom
+    "wecom_corp_sync": (POST, "the sync buttons on a corp's page"),
+    "wecom_live_code_delete": (POST, "the delete button on a live code's page"),
+    "wecom_live_code_stats_json": (DATA, "a live code's statistics chart's JSON"),
+    "wecom_live_code_qr_png": (DATA, "a live code's QR image (PNG download)"),
+    "wecom_live_code_qr_svg": (DATA, "a live code's QR image (SVG download)"),
+    "wecom_group_stats_json": (DATA, "a customer group's joins/quits chart's JSON"),
+    "wecom_group_code_delete": (POST, "the delete button of a group live code"),
+    "wecom_broadcast_employees_json": (DATA, "a broadcast's per-employee results chart's JSON"),
+    "wecom_broadcast_cancel": (POST, "the cancel button on a broadcast's page"),
+    "wecom_broadcast_collect": (POST, "the collect-results button on a broadcast's page"),
+    "wecom_archive_fetch": (POST, "the fetch-now button of the conversation archive"),
+    "wecom_archive_word_add": (POST, "the add form of the sensitive words"),
+    "wecom_archive_word_delete": (POST, "a sensitive word's delete button"),
+    "wecom_callback": (CALLBACK, "WeCom's servers post signed, encrypted callbacks here"),
+    "official_account_callback": (CALLBACK, "the official account platform posts signed callbacks here"),
+}
+# Pages outside the console: checked like every page, but they have no console navigation.
+PUBLIC_PAGES = {"sales_public_form"}  # the embeddable web form at /f/<key>/
 
 
 class SerialLiveServerThread(LiveServerThread):
@@ -109,12 +202,12 @@ class Demo:
     base: str
     email: str
     password: str
-    candidates: dict[str, list[int]] = field(default_factory=dict)  # word in a url name -> ids to try
+    candidates: dict[str, list[int]] = field(default_factory=dict)  # word of a url parameter -> ids to try
     text_candidates: dict[str, list[str]] = field(default_factory=dict)  # name of a str parameter -> values
 
 
-def load_demo(live_url: str) -> Demo:
-    """The demo organisation, plus one record of each kind a detail page may need."""
+def load_demo(live_url: str, seed_records) -> Demo:
+    """The demo organisation, plus one real record of each kind a detail page may need."""
     from django.conf import settings
 
     call_command("demo", "--url", live_url + "/", stdout=open(os.devnull, "w"))  # noqa: SIM115
@@ -125,24 +218,23 @@ def load_demo(live_url: str) -> Demo:
     org = Organization.objects.get(name="示例科技有限公司 / Demo Co.")
     system = Actor.system(org.pk, label="browser test")
     key, _ = iam.issue_api_key(actor=system, name="Browser test key", scopes=["iam.user.read"])
+    admin = Membership.objects.in_org(system).get(user__email=creds["email"])
     member = Membership.objects.in_org(system).get(user__email="zhang.min@demo.siyu.local")
     leaf = Department.objects.in_org(system).get(name="华南")
     role = Role.objects.in_org(system).get(name="Sales rep")
+    records = seed_records(system, actor_for_membership(admin))
     candidates = {
         "user": [member.pk, member.user_id],
-        "member": [member.pk],
         "department": [leaf.pk],
         "role": [role.pk],
         "key": [key.pk],
+        **records.ids,
     }
-    try:
-        from siyu.audit.models import AuditLogEntry
+    from siyu.audit.models import AuditLogEntry
 
-        candidates["audit"] = list(AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True)[:1])
-    except ImportError:  # pragma: no cover - audit always installed
-        pass
+    candidates["entry"] = list(AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True)[:1])
     assert ApiKey.objects.in_org(system).count() == 1
-    text_candidates = {"key": [custom_object_with_a_record(system)]}
+    text_candidates = {"key": [custom_object_with_a_record(system)], **records.texts}
     # A second organisation for the administrator, so the switcher has somewhere to go.
     iam.create_organization(name="Second Co.", admin_email=creds["email"], admin_password=creds["password"])
     return Demo(live_url, creds["email"], creds["password"], candidates, text_candidates)
@@ -159,42 +251,72 @@ def custom_object_with_a_record(system: Actor) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    label: str  # the route's URL name: one screenshot per route
+    name: str  # the route's URL name
+    label: str  # one screenshot each: the URL name, with the value of a ``<slug:…>`` (one page per kind)
     path: str | None  # None: a route with a parameter no demo record can fill
-    filled: bool  # the path's parameter was filled with a candidate value (a 404 means: try the next one)
+    filled: bool  # the path's parameters were filled with candidate values (a 404 means: try the next one)
+
+
+def parameter_values(demo: Demo, route: str, name: str, param: str, slug: str | None) -> list:
+    """The candidate values of one path parameter: text by the parameter's name; ids by the word before
+    ``_id`` (``lead_id`` -> ``lead``), or for a bare ``pk`` by the route's slug (the kind of a generic object
+    page) or else by the words of its URL name."""
+    if re.search(rf"<(?:str:|slug:)?{param}>", route):
+        return demo.text_candidates.get(param, [])
+    if param.endswith("_id"):
+        return demo.candidates.get(param.removesuffix("_id"), [])
+    if slug is not None:
+        return demo.candidates.get(slug, [])
+    words = [w for w in demo.candidates if w in name.split("_")]
+    return [i for w in words for i in demo.candidates[w]]
 
 
 def candidate_urls(demo: Demo) -> list[Candidate]:
-    """Every route's URL; routes with a parameter once per candidate value."""
+    """Every route's URL; routes with parameters once per combination of candidate values, and once per value
+    of a ``<slug:…>`` under its own label."""
     out: list[Candidate] = []
-    all_ids = sorted({i for ids in demo.candidates.values() for i in ids})
-    for route, name, params in routes():
-        label = name or route.strip("/").replace("/", "-") or "home"
+    for route, url_name, params in routes():
+        name = url_name or route.strip("/").replace("/", "-") or "home"
         if not params:
-            out.append(Candidate(label, route, False))
+            out.append(Candidate(name, name, route, False))
             continue
-        if len(params) != 1:
-            out.append(Candidate(label, None, True))  # no console page takes two parameters yet
-            continue
-        if re.search(r"<(?:str:|slug:)?\w+>", route):
-            values: list = demo.text_candidates.get(params[0], [])
-        else:
-            words = [w for w in demo.candidates if w in (name or route)]
-            values = [i for w in words for i in demo.candidates[w]] or all_ids
-        out += [Candidate(label, re.sub(r"<(?:\w+:)?\w+>", str(v), route), True) for v in values]
-        if not values:
-            out.append(Candidate(label, None, True))
+        variants: list[tuple[str, str | None, str | None]] = [(name, route, None)]  # label, path, slug
+        for param in params:
+            is_slug = f"<slug:{param}>" in route
+            grown: list[tuple[str, str | None, str | None]] = []
+            for label, path, slug in variants:
+                values = [] if path is None else parameter_values(demo, route, name, param, slug)
+                grown += [(f"{label}-{v}" if is_slug else label, re.sub(rf"<(?:\w+:)?{param}>", str(v), path),
+                           str(v) if is_slug else slug) for v in values]
+                if not values:
+                    grown.append((label, None, slug))  # reported as a route no record opens
+            variants = grown
+        out += [Candidate(name, label, path, True) for label, path, _ in variants]
     # Every navigation entry (the empty states of contexts not built yet are pages with an argument).
     for entry in navigation.all_entries():
         url, built = navigation.resolve(entry)
         if not built:
-            out.append(Candidate(f"planned-{entry.key}", url, False))
+            out.append(Candidate(f"planned-{entry.key}", f"planned-{entry.key}", url, False))
     return out
 
 
+def kind_of(response) -> str:
+    """What a GET answered: a full page, an htmx fragment, data, a POST-only action, or an error."""
+    if response.status == 405:
+        return POST
+    if response.status >= 400:
+        return f"error {response.status}"
+    if response.status >= 300:
+        return f"redirect {response.status} to {response.headers.get('location')}"
+    if "text/html" not in response.headers.get("content-type", ""):
+        return DATA
+    return "page" if "<html" in response.text()[:300].lower() else FRAGMENT
+
+
 def discover_pages(request_context, demo: Demo, urls: list[Candidate]) -> tuple[list, list, list]:
-    """Ask each URL with a plain GET: full HTML pages are visited in the browser (one per route), fragments and
-    data are only checked for their status, POST-only actions (405) are left alone."""
+    """Ask each URL with a plain GET: full HTML pages are visited in the browser (one per route), the routes in
+    ``NOT_PAGES`` must answer as their kind says, anything else is a problem. Returns the pages, the problems
+    and the routes no candidate value could open (each one a problem too)."""
     pages: list[tuple[str, str]] = []
     problems: list[str] = []
     done: set[str] = set()
@@ -210,26 +332,35 @@ def discover_pages(request_context, demo: Demo, urls: list[Candidate]) -> tuple[
             unresolved.add(c.label)  # try the next candidate value
             continue
         done.add(c.label)
-        if r.status == 405:
-            continue
-        if r.status >= 400:
-            problems.append(f"GET {c.path} answered {r.status}")
-        elif r.status < 300 and "text/html" in r.headers.get("content-type", "") and "<html" in r.text()[:300].lower():
+        kind = kind_of(r)
+        if c.name in NOT_PAGES:
+            expected = NOT_PAGES[c.name][0]
+            refused = expected == CALLBACK and 400 <= r.status < 500
+            if kind != expected and not refused:
+                problems.append(f"GET {c.path}: listed in NOT_PAGES as {expected}, but it answered {kind}")
+        elif kind == "page":
             pages.append((c.path, c.label))
-    # A route none of whose candidate values exists is a page this gate did not open: say so.
-    return pages, problems, sorted(unresolved - done)
+        else:
+            problems.append(f"GET {c.path} ({c.name}) answered {kind}: not a page; fix it, or list it in "
+                            f"NOT_PAGES with the reason it is not one")
+    missing = sorted(unresolved - done)
+    problems += [f"no demo record opens {label}: give it a candidate record" for label in missing]
+    known = {name for _, name, _ in routes()}
+    if set(NOT_PAGES) - known:  # harmless, but worth tidying (routes move while contexts are built)
+        print(f"\nNOT_PAGES lists routes that do not exist: {sorted(set(NOT_PAGES) - known)}")
+    return pages, problems, missing
 
 
 def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "page"
 
 
-def test_every_console_page_in_both_languages_at_desktop_and_phone_width(serial_live_server):
+def test_every_console_page_in_both_languages_at_desktop_and_phone_width(serial_live_server, detail_records):
     require_chromium()
     require_assets()
     from playwright.sync_api import sync_playwright
 
-    demo = load_demo(serial_live_server)
+    demo = load_demo(serial_live_server, detail_records)
     urls = candidate_urls(demo)  # resolves URLs with the ORM before Playwright's event loop starts
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
@@ -265,13 +396,8 @@ def test_every_console_page_in_both_languages_at_desktop_and_phone_width(serial_
             state = ctx.storage_state()
             pages, found, missing = discover_pages(ctx.request, demo, urls)
             problems += found
-            if missing:
-                # Contexts that landed after the demo data cannot all be opened yet: say which, loudly, in the
-                # test output and in a file beside the screenshots, rather than pretend they were checked.
-                note = f"detail pages the gate could not open (give them a candidate record): {missing}"
-                (SCREENSHOTS.parent / "unopened-detail-pages.txt").write_text("\n".join(missing) + "\n")
-                warnings.warn(note, stacklevel=1)
-                print(f"\n*** BROWSER GATE: {note} ***\n")
+            # Beside the screenshots, for whoever reads the artifacts: empty when every route was opened.
+            (SCREENSHOTS.parent / "unopened-detail-pages.txt").write_text("".join(f"{m}\n" for m in missing))
             assert len(pages) >= 20, pages
             ctx.close()
 
@@ -305,7 +431,7 @@ def test_every_console_page_in_both_languages_at_desktop_and_phone_width(serial_
         finally:
             browser.close()
     assert visited == 4 * len(pages)
-    assert problems == []
+    assert not problems, "\n".join(problems)
 
 
 def watch(page, problems: list[str]) -> None:
@@ -343,7 +469,9 @@ def visit(page, demo: Demo, path: str, label: str, lang: str, width: int, proble
             problems.append(f"{where}: a chart could not load its data")
     if page.locator("html").get_attribute("lang") != lang:
         problems.append(f"{where}: page language is {page.locator('html').get_attribute('lang')}")
-    if page.locator("#siyu-nav .siyu-nav-link").count() < 5:
+    if label in PUBLIC_PAGES:
+        pass  # no console navigation outside the console
+    elif page.locator("#siyu-nav .siyu-nav-link").count() < 5:
         problems.append(f"{where}: navigation missing")
     elif width >= 992 and not page.locator("#siyu-nav").is_visible():
         problems.append(f"{where}: navigation not visible on desktop")
