@@ -19,27 +19,18 @@ from typing import Any
 from siyu.kernel import clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
-from siyu.kernel.errors import Conflict, NotFound, ValidationFailed
+from siyu.kernel.errors import ValidationFailed
 
 from . import validation as v
 from .contacts import system_actor
 from .corps import client_for, corp_of, require
+from .livecodes import _text, code_row
 from .models import Corp, GroupChat, GroupLiveCode
 
 OBJECT = "wecom.group_live_code"
 AUDITED = ("name", "state", "chat_ids", "capacity", "auto_create_room", "room_base_name", "room_base_id",
            "is_active")
 CAPACITY_MAX = 500  # a customer group's size limit
-
-
-def _text(data: Mapping[str, Any], field: str, limit: int, errors: dict, *, required: bool = False) -> str:
-    raw = data.get(field)
-    text = "" if raw is None else str(raw).strip()
-    if required and not text:
-        errors.setdefault(field, []).append("required")
-    elif len(text) > limit or any(not c.isprintable() for c in text):
-        errors.setdefault(field, []).append(f"at most {limit} printable characters")
-    return text
 
 
 def _clean(actor: Actor, corp: Corp, data: Mapping[str, Any], *, creating: bool,
@@ -148,16 +139,7 @@ def delete_group_code(*, actor: Actor, code_pk: Any) -> GroupLiveCode:
 
 
 def group_code_of(actor: Actor, code_pk: Any, *, active: bool = False) -> GroupLiveCode:
-    try:
-        pk = int(code_pk)
-    except (TypeError, ValueError):
-        raise NotFound("not found") from None
-    code = GroupLiveCode.objects.in_org(actor).filter(pk=pk).select_related("corp").first()
-    if code is None:
-        raise NotFound("not found")
-    if active and not code.is_active:
-        raise Conflict("this group live code was deleted", code="live_code_deleted")
-    return code
+    return code_row(GroupLiveCode.objects.in_org(actor), code_pk, active=active)
 
 
 # --- routing ---------------------------------------------------------------------------------------------------------

@@ -217,11 +217,17 @@ def delete_live_code(*, actor: Actor, code_pk: Any) -> LiveCode:
 
 
 def live_code_of(actor: Actor, code_pk: Any, *, active: bool = False) -> LiveCode:
+    return code_row(LiveCode.objects.in_org(actor), code_pk, active=active)
+
+
+def code_row(qs, code_pk: Any, *, active: bool):
+    """The live code (channel or group) ``code_pk`` of ``qs`` (already scoped), with its corp; 404 when absent,
+    409 when ``active`` is asked and it was deleted."""
     try:
         pk = int(code_pk)
     except (TypeError, ValueError):
         raise NotFound("not found") from None
-    code = LiveCode.objects.in_org(actor).filter(pk=pk).select_related("corp").first()
+    code = qs.filter(pk=pk).select_related("corp").first()
     if code is None:
         raise NotFound("not found")
     if active and not code.is_active:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as _
 
 from siyu.cdp.timeline import add_entry
 from siyu.kernel import clock
@@ -40,7 +40,8 @@ RESIGNED_STATUS = 5  # WeCom member status: left the corp
 # transfer_result ``status`` → ours
 RESULT_STATUS = {1: Transfer.Status.DONE, 2: Transfer.Status.WAITING, 3: Transfer.Status.REFUSED,
                  4: Transfer.Status.LIMIT, 5: Transfer.Status.NONE}
-# WeCom's per-customer codes of transfer_customer, and what they mean for a person
+# WeCom's per-customer codes of transfer_customer, and what they mean for a person (stored and answered in English
+# like every field error of this package; the console translates them when it shows them)
 ITEM_REASONS = {
     40128: _("transferred too often: a customer can be transferred at most twice in 90 days"),
     40129: _("a transfer of this customer is already waiting"),
@@ -105,19 +106,19 @@ def _clean(actor: Actor, corp: Corp, data: Mapping[str, Any]) -> dict[str, Any]:
 def _refusal(actor: Actor, contact: ExternalContact | None, handover: Employee | None, now: dt.datetime) -> str:
     """Why WeCom would refuse to transfer this customer, as far as Siyu knows ('' when it may go)."""
     if contact is None:
-        return str(_("unknown customer"))
+        return _("unknown customer")
     if handover is not None and not FollowRelation.objects.in_org(actor).filter(
             external_contact=contact, employee=handover, deleted=False).exists():
-        return str(ITEM_REASONS[40131])
+        return ITEM_REASONS[40131]
     recent = Transfer.objects.in_org(actor).filter(external_contact=contact)
     if recent.filter(status=Transfer.Status.WAITING).exists():
-        return str(ITEM_REASONS[40129])
+        return ITEM_REASONS[40129]
     counted = recent.filter(status__in=[Transfer.Status.WAITING, Transfer.Status.DONE],
                             started_at__gt=now - WINDOW).order_by("started_at")
     if counted.count() >= PER_WINDOW:
         again = counted.first().started_at + WINDOW
-        return str(_("already transferred twice in the last 90 days; possible again after %(date)s")
-                   % {"date": again.date().isoformat()})
+        return (f"already transferred twice in the last {WINDOW.days} days; possible again after "
+                f"{again.date().isoformat()}")
     return ""
 
 
