@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "siyu.channels.wecom",
     "siyu.channels.wecom.broadcasts",
     "siyu.channels.wecom.archive",
+    "siyu.channels.official_account",
     "siyu.sales",
     "siyu.console",
     "siyu.wiring.WiringConfig",  # composition root: wires contexts that may not import each other

@@ -15,6 +15,7 @@ urlpatterns = [
     path("customers/", include("siyu.cdp.urls")),
     path("sales/commerce/", include("siyu.sales.commerce_urls")),
     path("channels/wecom/", include("siyu.channels.wecom.urls")),
+    path("channels/official-account/", include("siyu.channels.official_account.urls")),
     path("sales/", include("siyu.sales.urls")),
     path("", include("siyu.iam.urls")),
 ]

@@ -7,10 +7,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from siyu.channels.errors import CallbackCryptoError
 from siyu.channels.public_url import public_base_url
+from siyu.channels.settings_fields import api_base_field, text_field
 from siyu.channels.tokens import DjangoCacheTokenStore
 from siyu.channels.wecom.client import WeComClient
 from siyu.channels.wxcrypto import WXBizMsgCrypt, decode_aes_key
@@ -38,38 +38,20 @@ def require(actor: Actor, operation: str) -> None:
 # --- validation ---------------------------------------------------------------------------------------------
 
 
-def _text(value: Any, field: str, limit: int, errors: dict[str, list[str]], *, required: bool = False) -> str:
-    text = "" if value is None else str(value).strip()
-    if required and not text:
-        errors.setdefault(field, []).append("required")
-    elif len(text) > limit or any(not c.isprintable() for c in text):
-        errors.setdefault(field, []).append(f"at most {limit} printable characters")
-    return text
-
-
-def _api_base(value: Any, errors: dict[str, list[str]]) -> str:
-    text = str(value or "").strip() or DEFAULT_API_BASE
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment or len(text) > 300:
-        errors.setdefault("api_base", []).append("an http(s) URL without query string")
-        return text
-    return text if text.endswith("/") else text + "/"
-
-
 def _clean(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
     if creating or "corp_id" in data:
-        out["corp_id"] = _text(data.get("corp_id"), "corp_id", 64, errors, required=True)
+        out["corp_id"] = text_field(data.get("corp_id"), "corp_id", 64, errors, required=True)
         if out["corp_id"] and not _CORP_ID.fullmatch(out["corp_id"]):
             errors.setdefault("corp_id", []).append("letters, digits, - and _ only")
     if "name" in data:
-        out["name"] = _text(data.get("name"), "name", 80, errors)
+        out["name"] = text_field(data.get("name"), "name", 80, errors)
     if creating or "api_base" in data:
-        out["api_base"] = _api_base(data.get("api_base"), errors)
+        out["api_base"] = api_base_field(data.get("api_base"), DEFAULT_API_BASE, errors)
     for field in ("secret", "callback_token", "encoding_aes_key"):
         if creating or data.get(field):
-            out[field] = _text(data.get(field), field, 200, errors, required=True)
+            out[field] = text_field(data.get(field), field, 200, errors, required=True)
     if out.get("callback_token") and not _TOKEN.fullmatch(out["callback_token"]):
         errors.setdefault("callback_token", []).append("1-32 letters and digits")
     if out.get("encoding_aes_key"):
@@ -89,7 +71,7 @@ def _clean(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
             except (TypeError, ValueError):
                 errors.setdefault("agent_id", []).append("a positive number")
     if data.get("agent_secret"):
-        out["agent_secret"] = _text(data.get("agent_secret"), "agent_secret", 200, errors)
+        out["agent_secret"] = text_field(data.get("agent_secret"), "agent_secret", 200, errors)
     if "is_active" in data:
         out["is_active"] = bool(data.get("is_active"))
     if errors:

@@ -96,7 +96,14 @@ def _add_corp(args: argparse.Namespace, sim: Sim) -> int:
 def _set_callback(args: argparse.Namespace, sim: Sim) -> int:
     if args.appid:
         state.set_oa_callback_url(sim.store, args.appid, args.url)
-        _print({"appid": args.appid, "callback_url": args.url})
+        oa_result: dict[str, Any] = {"appid": args.appid, "callback_url": args.url}
+        if args.verify:
+            oa = sim.store.one("SELECT * FROM oa_accounts WHERE appid = ?", args.appid)
+            ok, detail = delivery.verify_oa_callback_url(oa, now=sim.now())
+            oa_result.update(verified=ok, detail=detail)
+            _print(oa_result)
+            return 0 if ok else 1
+        _print(oa_result)
         return 0
     corp_id = state.only_corp(sim.store, args.corp_id)
     state.set_callback_url(sim.store, corp_id, args.url)

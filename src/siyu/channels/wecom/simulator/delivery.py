@@ -116,6 +116,26 @@ def verify_callback_url(corp: sqlite3.Row, *, now: float, timeout: float = 5.0) 
     return True, "ok"
 
 
+def verify_oa_callback_url(oa: sqlite3.Row, *, now: float, timeout: float = 5.0) -> tuple[bool, str]:
+    """The official account's URL check when the server configuration is saved (§1.4): GET with the three-value
+    ``signature`` and a plain ``echostr``, which must come back unchanged."""
+    if not oa["callback_url"]:
+        return False, "no callback URL"
+    echostr = str(secrets.randbelow(10**18) + 10**18)
+    timestamp, nonce = str(int(now)), _nonce()
+    query = urlencode({"signature": oa_signature(token=oa["token"], timestamp=timestamp, nonce=nonce),
+                       "timestamp": timestamp, "nonce": nonce, "echostr": echostr})  # fmt: skip
+    try:
+        answer = httpx.get(with_query(oa["callback_url"], query), timeout=timeout, verify=tls_context())
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}"
+    if answer.status_code != 200:
+        return False, f"HTTP {answer.status_code}"
+    if answer.text != echostr:
+        return False, "answer is not the echostr"
+    return True, "ok"
+
+
 class Dispatcher:
     """Background threads delivering ``pending`` callbacks whose time has come, in id order per thread."""
 
