@@ -139,6 +139,12 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = True  # commit at the edge: services never commit
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 if IS_POSTGRES:
+    # Web and worker queries are short and page-sized. A parallel plan costs ~10 ms of worker start-up and, on
+    # mis-estimated custom-field filters, was chosen over an index scan that takes 0.7 ms (docs/adr/0002).
+    # Long analytical jobs may raise it with SET LOCAL.
+    _parallel = int(os.environ.get("SIYU_PG_MAX_PARALLEL_WORKERS_PER_GATHER", "0"))
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["options"] = f"{_pg_options.get('options', '')} -c max_parallel_workers_per_gather={_parallel}".strip()
     # Concurrent runs (developers, CI) must not fight over one test database name.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
         "SIYU_TEST_PG_NAME", f"test_siyu_{os.getpid()}"

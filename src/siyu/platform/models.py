@@ -71,7 +71,9 @@ class CustomRecord(TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["org", "object", "id"], name="platform_rec_org_obj_id"),
-            models.Index(fields=["org", "object", "owner_id"], name="platform_rec_org_obj_owner"),
-            models.Index(fields=["org", "object", "department_id"], name="platform_rec_org_obj_dept"),
+            # A scoped list ("own", "my departments") reads its page in id order straight off these, instead of
+            # fetching every row of the owner or department and sorting (P14: rep list 32 ms -> <1 ms at 1M rows).
+            models.Index(fields=["org", "object", "owner_id", "id"], name="platform_rec_org_obj_owner_id"),
+            models.Index(fields=["org", "object", "department_id", "id"], name="platform_rec_org_obj_dept_id"),
         ]
 from siyu.platform.approvals import models as _approvals  # noqa: E402,F401  (approval engine tables)
