@@ -12,12 +12,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import time_machine
 from django.test import Client
 
 from siyu.cdp.models import Identity, TimelineEntry
-from siyu.channels.wecom import corps, grouplivecodes, groups, sync, transfers
+from siyu.channels.wecom import corps, grouplivecodes, groups, sync, tasks, transfers
 from siyu.channels.wecom.models import (
     DeletedBy,
     ExternalContact,
@@ -214,11 +215,20 @@ def test_group_live_code_routes_scanners_to_groups_with_room(org, sim, creds, co
         "room_base_name": "福利新群"})
     assert code.config_id and code.qr_code and code.current_chat_ids == chats
 
-    first = actions.scan_group_code(sim.sim, corp_id=creds.corp_id, code="poster-group", name="客户甲")
-    assert first["chat_id"] == chats[0]
+    page = httpx.get(sim.url + "/").text
+    assert "poster-group" in page
+    scanned = httpx.post(sim.url + "/sim/action/scan_group_code", data={"corp_id": creds.corp_id,
+                                                                        "code": code.config_id, "name": "客户甲"})
+    assert scanned.status_code in (200, 303) and "refused" not in scanned.text
     relay(1)
-    assert grouplivecodes.route(code) is True  # the first group is full: WeCom now lists only the second
+    first = GroupChat.objects.get(chat_id=chats[0])
+    assert first.member_count == 2
+    # the route job the callback queued: the first group is full, WeCom now lists only the second
+    assert tasks.route_group_codes.call_local(org.pk, first.pk) == 1
+    code.refresh_from_db()
     assert code.current_chat_ids == [chats[1]]
+    way = corps.client_for(corp).get_join_way(config_id=code.config_id)["join_way"]
+    assert way["chat_id_list"] == [chats[1]] and way["state"] == "poster-group"
 
     second = actions.scan_group_code(sim.sim, corp_id=creds.corp_id, code="poster-group", name="客户乙")
     assert second["chat_id"] == chats[1]
@@ -329,7 +339,7 @@ def test_resigned_inheritance(org, sim, creds, corp, relay, customer, later):
         "kind": "resigned", "handover": "zhangsan", "takeover": "wangwu", "external_userids": [customer]})
     assert transfer.status == Transfer.Status.WAITING
     later()
-    assert transfers.poll_results(corp) == 1
+    assert tasks.poll_transfers.call_local() == 1  # the periodic poll
     assert not _relation("wangwu", customer).deleted
     assert _relation("zhangsan", customer).deleted
 

@@ -133,10 +133,19 @@ def corp_section(sim: Sim, corp: Any) -> str:
     out.append(customers_table(sim, cid))
     groups = store.all("SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.corp_id = g.corp_id AND "
                        "m.chat_id = g.chat_id) AS members FROM group_chats g WHERE corp_id = ? ORDER BY create_time", cid)  # fmt: skip
-    out.append("<h3>Customer groups</h3>" + table(["name", "chat_id", "owner", "members"], [
-        [e(g["name"]), f"<code>{e(g['chat_id'])}</code>", e(g["owner"]), e(g["members"])] for g in groups])
+    out.append("<h3>Customer groups</h3>" + table(["name", "chat_id", "owner", "members", ""], [
+        [e(g["name"]) + (" (dismissed)" if g["status"] < 0 else ""), f"<code>{e(g['chat_id'])}</code>", e(g["owner"]),
+         e(g["members"]), "" if g["status"] < 0 else
+         form("change_group", {"corp_id": cid, "chat_id": g["chat_id"]}, text_input("name", "new name"), label="Rename")
+         + form("change_group", {"corp_id": cid, "chat_id": g["chat_id"], "dismiss": "1"}, "", label="Dismiss")]
+        for g in groups])
         + form("create_group", {"corp_id": cid}, text_input("owner", "owner userid") + text_input("name", "group name"),
                label="Create group"))  # fmt: skip
+    ways = store.all("SELECT * FROM join_ways WHERE corp_id = ? ORDER BY created_at", cid)
+    out.append("<h3>Group live codes (加入群聊)</h3>" + table(["state", "groups", "a WeChat user scans"], [
+        [e(w["state"] or w["config_id"]), e(", ".join(loads(w["chat_id_list"]) or [])),
+         form("scan_group_code", {"corp_id": cid, "code": w["config_id"]}, text_input("name", "WeChat name"),
+              label="Scan")] for w in ways]))  # fmt: skip
     tags = store.all("SELECT g.name AS group_name, t.name, t.tag_id FROM tags t JOIN tag_groups g ON g.corp_id = t.corp_id "
                      "AND g.group_id = t.group_id WHERE t.corp_id = ? AND t.deleted = 0 ORDER BY g.name, t.name", cid)  # fmt: skip
     out.append("<h3>Corp tags</h3>" + table(["group", "tag", "id"], [
@@ -315,6 +324,10 @@ FORM_ACTIONS: dict[str, Callable[[Sim, dict[str, str]], dict[str, Any]]] = {
                                           userid=_opt(f, "userid")),
     "join_group": lambda sim, f: actions.join_group(sim, corp_id=f["corp_id"], chat_id=f["chat_id"],
                                                     external_userid=_opt(f, "external_userid"), name=_opt(f, "name")),
+    "scan_group_code": lambda sim, f: actions.scan_group_code(sim, corp_id=f["corp_id"], code=f["code"],
+                                                              name=f.get("name") or "微信用户"),
+    "change_group": lambda sim, f: actions.change_group(sim, corp_id=f["corp_id"], chat_id=f["chat_id"],
+                                                        name=_opt(f, "name"), dismiss=bool(f.get("dismiss"))),
     "create_group": lambda sim, f: actions.create_group(sim, corp_id=f["corp_id"], owner=f["owner"], name=f["name"]),
     "admin_tag": lambda sim, f: actions.admin_tag(sim, corp_id=f["corp_id"], group_name=f["group_name"],
                                                   tag_name=f["tag_name"]),
