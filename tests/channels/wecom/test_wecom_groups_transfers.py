@@ -179,6 +179,21 @@ def test_group_callbacks_members_profiles_and_statistics(sim, creds, corp, relay
     assert GroupMember.objects.filter(group=group, left_at__isnull=True).count() == 0
 
 
+def test_join_and_quit_processed_in_reverse_order_still_count(sim, creds, corp, recorder, relay):
+    chat = actions.create_group(sim.sim, corp_id=creds.corp_id, owner="zhangsan", name="乱序群")["chat_id"]
+    relay(1)
+    joined = actions.join_group(sim.sim, corp_id=creds.corp_id, chat_id=chat, name="过客")
+    actions.leave_group(sim.sim, corp_id=creds.corp_id, chat_id=chat, external_userid=joined["external_userid"])
+    pending = recorder.take(2)
+    recorder.requests[:0] = list(reversed(pending))  # the quit arrives before the join
+    relay(2)
+    group = GroupChat.objects.get(chat_id=chat)
+    member = GroupMember.objects.get(group=group, userid=joined["external_userid"])
+    assert member.left_at is not None and group.member_count == 1
+    kinds = sorted(GroupMemberEvent.objects.filter(group=group, userid=member.userid).values_list("kind", flat=True))
+    assert kinds == ["join", "quit"]
+
+
 def test_full_sync_repairs_missed_group_callbacks(sim, creds, corp, recorder):
     first = actions.create_group(sim.sim, corp_id=creds.corp_id, owner="zhangsan", name="一群")["chat_id"]
     second = actions.create_group(sim.sim, corp_id=creds.corp_id, owner="lisi", name="二群")["chat_id"]

@@ -140,11 +140,11 @@ def _apply_member(corp: Corp, group: GroupChat, row: GroupMember | None, userid:
     rejoined = row is not None and row.left_at is not None
     if row is None:
         row = GroupMember(org_id=corp.org_id, group=group, userid=userid[:64], type=kind)
-    elif not rejoined and row.joined_at == joined:
+    elif not rejoined:  # a present member stays present: no new join, whatever the entry's join_time says
         if item.get("name") and row.name != str(item["name"])[:120]:
             row.name = str(item["name"])[:120]
             row.save(update_fields=["name", "updated_at"])
-        return  # nothing new about this member
+        return
     row.type, row.joined_at, row.left_at, row.quit_scene = kind, joined, None, None
     row.name = str(item.get("name") or item.get("group_nickname") or row.name or "")[:120]
     row.join_scene = int(item.get("join_scene") or 0)
@@ -237,8 +237,26 @@ def on_chat_event(corp: Corp, message: Mapping[str, Any]) -> None:
             scene = 0
         scenes = dict.fromkeys(member_change_list(message), scene)
     group, _ = refresh_group(corp, chat_id, at=at, quit_scenes=scenes)
-    if group is not None:
-        _after_change(group)
+    if group is None:
+        return
+    if message.get("UpdateDetail") == "add_member" and group.dismissed_at is None:
+        _joined_and_gone(corp, group, member_change_list(message), at)
+    _after_change(group)
+
+
+def _joined_and_gone(corp: Corp, group: GroupChat, userids: list[str], at: dt.datetime) -> None:
+    """Members an ``add_member`` names who are already gone when the group is read (their quit was processed
+    first, or they left at once): the join happened, at the event's time, and so did a quit, by now."""
+    known = set(GroupMember.objects.in_org(system_actor(corp)).filter(group=group, userid__in=userids)
+                .values_list("userid", flat=True))
+    for userid in userids:
+        if userid in known:
+            continue
+        row = GroupMember.objects.create(org_id=corp.org_id, group=group, userid=userid[:64], type=2, joined_at=at,
+                                         left_at=max(at, clock.now()), join_scene=0,
+                                         external_contact=_contact_for(corp, userid, {}))
+        _event(group, row, GroupMemberEvent.Kind.JOIN, at)
+        _event(group, row, GroupMemberEvent.Kind.QUIT, row.left_at)
 
 
 def _after_change(group: GroupChat) -> None:
