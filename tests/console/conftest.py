@@ -146,7 +146,7 @@ def _commerce(system: Actor, admin_user_id: int, out: DetailRecords) -> None:
                                                       "list_price": "10000.00"})
     book = quotes.save_price_book(actor=system, name="2026 渠道价", max_discount_percent="10",
                                   prices={product.pk: "9000.00"})
-    approvals.create_process(
+    process = approvals.create_process(
         actor=system, object_key="sales.quote", name="报价折扣审批 / Quote discount approval",
         conditions=[{"field": "max_line_discount", "op": "gt", "value": 10}],
         steps=[{"name": "销售总监", "mode": "any", "approvers": [{"kind": "user", "value": admin_user_id}]}])
@@ -170,7 +170,7 @@ def _commerce(system: Actor, admin_user_id: int, out: DetailRecords) -> None:
                                     method="银行转账", reference="HX20260001")
     target = forecasts.set_target(actor=system, period=forecasts.current_period(), amount="500000.00", count=5,
                                   user_id=admin_user_id)
-    out.ids.update({"quote": [pending.pk], "request": [request.pk], "products": [product.pk],
+    out.ids.update({"process": [process.pk], "quote": [pending.pk], "request": [request.pk], "products": [product.pk],
                     "price-books": [book.pk], "quotes": [approved.pk], "contracts": [contract.pk],
                     "orders": [order.pk], "payment-plans": [plan.pk], "receipts": [receipt.pk],
                     "targets": [target.pk]})

@@ -117,6 +117,7 @@ NOT_PAGES: dict[str, tuple[str, str]] = {
     "sales_activity_complete": (POST, "the done button of an activity"),
     "sales_quote_pdf": (DATA, "a quote's PDF download"),
     "sales_forecast_json": (DATA, "the forecast chart's JSON"),
+    "sales_approval_process_toggle": (POST, "the enable/disable button of an approval process"),
     "sales_approval_decide": (POST, "the approve/reject/recall buttons in the approval inbox"),
     # WeCom
     "wecom_corp_sync": (POST, "the sync buttons on a corp's page"),
