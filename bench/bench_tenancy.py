@@ -6,10 +6,14 @@ whole Django stack in-process (middleware, auth, scope, serialisation) with the 
 
 * phase ``single``: one organisation owning all rows; its administrator (organisation scope, no field rules);
 * phase ``multi``: 99 more organisations (10K rows each) are added, the first organisation gets a department
-  tree, 200 owners and roles; measured interleaved: the administrator again, a manager (department-and-below
-  scope, one hidden and one read-only field) and a representative (own scope).
+  tree, 200 owners and roles: the administrator again, a manager (department-and-below scope, one hidden and
+  one read-only field) and a representative (own scope).
 
-Usage: ``make bench NAME=tenancy`` (``--rows 1000000``; ``--quick`` = 100K rows, fewer samples).
+Both databases stay connected and the four callers take turns request by request (in a shuffled order each
+round), so the load of a shared machine falls on all of them alike; figures are medians.
+
+Usage: ``make bench NAME=tenancy`` (``--rows 1000000``; ``--quick`` = 100K rows, fewer samples;
+``--reuse`` keeps databases an earlier run built, after migrating them).
 """
 
 from __future__ import annotations
@@ -93,30 +97,17 @@ def _client_for(membership, password: str):
     return c
 
 
-def _measure(client, ids: list[int], samples: int, rng: random.Random) -> dict:
-    list_ms, detail_ms, errors = [], [], 0
+def _one(client, ids: list[int], rng: random.Random) -> tuple[float, float, int]:
+    """One list page and one detail of a random record; (list ms, detail ms, errors)."""
     base = "/api/v1/platform/objects/custom.deal/records"
-    for _ in range(samples):
-        q = f"{base}?limit=50&filter[stage][eq]={rng.choice(['new', 'won', 'proposal'])}"
-        t = time.perf_counter()
-        r = client.get(q)
-        list_ms.append((time.perf_counter() - t) * 1000)
-        errors += r.status_code != 200
-        rid = rng.choice(ids)
-        t = time.perf_counter()
-        r = client.get(f"{base}/{rid}")
-        detail_ms.append((time.perf_counter() - t) * 1000)
-        errors += r.status_code not in (200,)
-    return {"list": summary(list_ms), "detail": summary(detail_ms), "errors": errors}
-
-
-def _use(name: str) -> None:
-    """Point the default connection at another database of the same server (both phases in one process)."""
-    from django.db import connections
-
-    conn = connections["default"]
-    conn.close()
-    conn.settings_dict["NAME"] = name
+    q = f"{base}?limit=50&filter[stage][eq]={rng.choice(['new', 'won', 'proposal'])}"
+    t = time.perf_counter()
+    r1 = client.get(q)
+    list_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    r2 = client.get(f"{base}/{rng.choice(ids)}")
+    detail_ms = (time.perf_counter() - t) * 1000
+    return list_ms, detail_ms, (r1.status_code != 200) + (r2.status_code != 200)
 
 
 def _build_single(opts, password: str) -> dict:
@@ -190,6 +181,37 @@ def _build_multi(opts, password: str) -> dict:
     }, "rows_total": CustomRecord.objects.count()}
 
 
+def _existing(password: str, with_roles: bool) -> dict:
+    """Clients and record ids of a database an earlier run built (``--reuse``): the ids each caller can see."""
+    from django.core.management import call_command
+
+    from siyu.iam.models import Membership
+    from siyu.iam.selectors import actor_for_membership
+    from siyu.platform import selectors
+    from siyu.platform.models import CustomRecord
+
+    call_command("migrate", "platform", verbosity=0)  # what P14 reads: the records' table and its indexes
+    ms = Membership.objects.unscoped_all_orgs().select_related("user", "org")
+    emails = {"admin": "solo@bench.local"}
+    if with_roles:
+        emails |= {"manager": "manager@solo.bench.local", "rep": "rep0@solo.bench.local"}
+    clients = {}
+    for who, email in emails.items():
+        m = ms.get(user__email=email)
+        actor = actor_for_membership(m)
+        visible = selectors.records_visible_to(actor, selectors.object_meta(actor, "custom.deal"))
+        clients[who] = (_client_for(m, password), list(visible.values_list("pk", flat=True)[:20000]))
+    return {"clients": clients, "load_seconds": None, "rows_total": CustomRecord.objects.count()}
+
+
+def _exists(url: str, name: str) -> bool:
+    import psycopg
+
+    base = url.rsplit("/", 1)[0].replace("postgres://", "postgresql://")
+    with psycopg.connect(base + "/postgres", autocommit=True) as c:
+        return c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
 def run(args, rest) -> dict:
     import argparse
 
@@ -197,52 +219,70 @@ def run(args, rest) -> dict:
     p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
                    help="PostgreSQL URL (its database name gets _single/_multi) or sqlite:////path/prefix")
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--samples", type=int, default=400)
+    p.add_argument("--samples", type=int, default=400, help="requests per caller per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--reuse", action="store_true", help="keep databases an earlier run built (migrated first)")
     opts = p.parse_args(rest)
     if args.quick:
         opts.rows, opts.samples = 100_000, 150
     url = opts.database_url
+    password = "bench-password-p14"
     if url.startswith("postgres"):
-        _recreate_database(url + "_single")
-        _recreate_database(url + "_multi")
         single_name, multi_name = url.rsplit("/", 1)[1] + "_single", url.rsplit("/", 1)[1] + "_multi"
+        reuse = opts.reuse and _exists(url, single_name) and _exists(url, multi_name)
+        if not reuse:
+            _recreate_database(url + "_single")
+            _recreate_database(url + "_multi")
     else:
         single_name, multi_name = url.split("sqlite:///", 1)[1] + "_single.sqlite3", url.split("sqlite:///", 1)[1] + "_multi.sqlite3"
+        reuse = opts.reuse and os.path.exists(single_name) and os.path.exists(multi_name)
         for f in (single_name, multi_name):
-            if os.path.exists(f):
+            if not reuse and os.path.exists(f):
                 os.remove(f)
     _setup_django(url + "_single" if url.startswith("postgres") else "sqlite:///" + single_name)
-    from django.db import connection
+    from django.db import connection, connections
 
-    password = "bench-password-p14"
-    single = _build_single(opts, password)
-    _use(multi_name)
-    multi = _build_multi(opts, password)
+    single = _existing(password, with_roles=False) if reuse else _build_single(opts, password)
+    # Two connections stay open, one per database; the caller's is put in place before each request.
+    single_conn = connections["default"]
+    multi_conn = single_conn.__class__({**single_conn.settings_dict, "NAME": multi_name}, "default")
+    connections["default"] = multi_conn
+    multi = _existing(password, with_roles=True) if reuse else _build_multi(opts, password)
+    _use_conn = connections.__setitem__
     rng = random.Random(7)
-    plan = [("single", single_name, "admin", single), ("multi", multi_name, "admin", multi),
-            ("multi", multi_name, "manager", multi), ("multi", multi_name, "rep", multi)]
-    for _, db, who, built in plan:  # warm-up
-        _use(db)
-        client, ids = built["clients"][who]
-        _measure(client, ids, 50, rng)
-    runs: dict[str, list] = {f"{phase}.{who}": [] for phase, _, who, _ in plan}
+    callers = [("single.admin", single_conn, single["clients"]["admin"])] + [
+        (f"multi.{who}", multi_conn, multi["clients"][who]) for who in ("admin", "manager", "rep")]
+    for _key, conn, (client, ids) in callers:  # warm-up
+        _use_conn("default", conn)
+        for _ in range(30):
+            _one(client, ids, rng)
+    rounds: dict[str, list[dict]] = {key: [] for key, _, _ in callers}
+    errors = 0
     for _ in range(opts.rounds):
-        for phase, db, who, built in plan:
-            _use(db)
-            client, ids = built["clients"][who]
-            runs[f"{phase}.{who}"].append(_measure(client, ids, opts.samples, rng))
+        samples = {key: {"list": [], "detail": []} for key, _, _ in callers}
+        for _ in range(opts.samples):
+            order = callers[:]
+            rng.shuffle(order)
+            for key, conn, (client, ids) in order:
+                _use_conn("default", conn)
+                list_ms, detail_ms, err = _one(client, ids, rng)
+                samples[key]["list"].append(list_ms)
+                samples[key]["detail"].append(detail_ms)
+                errors += err
+        for key in samples:
+            rounds[key].append({op: summary(v) for op, v in samples[key].items()})
 
     def med(key, op, stat):
-        return round(statistics.median(r[op][stat] for r in runs[key]), 3)
+        return round(statistics.median(r[op][stat] for r in rounds[key]), 3)
 
     result = {"database": connection.vendor, "rows_first_org": opts.rows, "rows_total_multi": multi["rows_total"],
-              "organisations_multi": 100, "load_seconds_first_org": single["load_seconds"], "rounds": opts.rounds,
-              "samples_per_round": opts.samples, "latency": {}, "overhead_pct_vs_single": {}}
-    for key in runs:
+              "organisations_multi": 100, "load_seconds_first_org": single["load_seconds"], "reused": reuse,
+              "rounds": opts.rounds, "samples_per_round": opts.samples, "interleaving": "per request",
+              "latency": {}, "overhead_pct_vs_single": {}}
+    for key in rounds:
         result["latency"][key] = {op: {st: med(key, op, st) for st in ("p50_ms", "p95_ms", "p99_ms")}
                                   for op in ("list", "detail")}
-    for key in runs:
+    for key in rounds:
         if key == "single.admin":
             continue
         for op in ("list", "detail"):
@@ -250,6 +290,6 @@ def run(args, rest) -> dict:
                 base = result["latency"]["single.admin"][op][st]
                 result["overhead_pct_vs_single"][f"{key}.{op}.{st[:3]}"] = round(
                     (result["latency"][key][op][st] - base) / base * 100, 1)
-    result["errors"] = sum(r["errors"] for v in runs.values() for r in v)
+    result["errors"] = errors
     result["target"] = "multi-org with scopes and field security <= 10 % slower than single-org (P14)"
     return result
