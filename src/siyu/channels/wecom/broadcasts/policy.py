@@ -28,6 +28,8 @@ def policy_of(actor: Actor, *, lock: bool = False) -> BroadcastPolicy:
     transaction, which serialises planning so the cap is counted exactly."""
     qs = BroadcastPolicy.objects.in_org(actor)
     policy = (qs.select_for_update() if lock else qs).first()
+    if policy is None and not lock:
+        return BroadcastPolicy(org_id=actor.org_id)  # the defaults; a read writes nothing
     if policy is None:
         BroadcastPolicy.objects.get_or_create(org_id=actor.org_id)
         policy = (qs.select_for_update() if lock else qs).get()
