@@ -24,6 +24,7 @@ from siyu.channels.wecom.models import (
     ExternalContact,
     FollowRelation,
     GroupChat,
+    GroupLiveCode,
     GroupMember,
     GroupMemberEvent,
     Transfer,
@@ -377,6 +378,10 @@ def test_console_pages_start_a_transfer_and_refuse_outsiders(org, sim, creds, co
     stats = admin.get(f"/channels/wecom/groups/{group.pk}/stats.json").json()
     assert stats["joins"][-1] == 2 and stats["members"][-1] == 2
     assert "页面码" in admin.get("/channels/wecom/group-codes/").content.decode()
+    code = GroupLiveCode.objects.get(name="页面码")
+    png = admin.get(f"/channels/wecom/group-codes/{code.pk}/qr.png?download=1")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and "group-code" in png["Content-Disposition"]
+    assert b"<svg" in admin.get(f"/channels/wecom/group-codes/{code.pk}/qr.svg").content
 
     refused = admin.post("/channels/wecom/transfers/", {"corp": corp.pk, "action": "start", "handover": "zhangsan",
                                                         "takeover": "zhangsan", "external_userids": [customer]})
@@ -397,6 +402,7 @@ def test_console_pages_start_a_transfer_and_refuse_outsiders(org, sim, creds, co
     other = login_client(make_org("Other Co"))
     assert other.get(f"/channels/wecom/groups/{group.pk}/").status_code == 404
     assert other.get(f"/channels/wecom/groups/{group.pk}/stats.json").status_code == 404
+    assert other.get(f"/channels/wecom/group-codes/{code.pk}/qr.png").status_code == 404
     assert Transfer.objects.count() == 1
 
 

@@ -16,7 +16,7 @@ from siyu.kernel.pagination import paginate
 
 from . import corps, grouplivecodes, groups, selectors, transfers
 from .models import FollowRelation, GroupChat, GroupMember, Transfer
-from .pages import PAGE_SIZE, _attempt, _corp_choice, _problems, wecom_page
+from .pages import PAGE_SIZE, _attempt, _corp_choice, _problems, qr_response, wecom_page
 
 
 @require_GET
@@ -108,6 +108,12 @@ def group_code_delete(request, actor, code_id: int):
     else:
         messages.error(request, "; ".join(_problems(error)))
     return HttpResponseRedirect(reverse("wecom_group_codes"))
+
+
+@require_GET
+@wecom_page("channels.livecode.read")
+def group_code_qr(request, actor, code_id: int, kind: str):
+    return qr_response(request, grouplivecodes.group_code_of(actor, code_id), kind, "group-code")
 
 
 # --- transfers --------------------------------------------------------------------------------------------------------

@@ -342,25 +342,26 @@ def _qr(code) -> segno.QRCode:
     return segno.make(code.qr_code, error="m")
 
 
+def qr_response(request, code, kind: str, prefix: str) -> HttpResponse:
+    """A code's QR image as PNG or SVG (``?download=1`` as an attachment named ``<prefix>-<id>.<kind>``)."""
+    out = io.BytesIO()
+    if kind == "png":
+        _qr(code).save(out, kind="png", scale=10, border=2)
+    else:
+        _qr(code).save(out, kind="svg", scale=10, border=2, xmldecl=False)
+    response = HttpResponse(out.getvalue(), content_type="image/png" if kind == "png" else "image/svg+xml")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{prefix}-{code.pk}.{kind}"'
+    return response
+
+
 @require_GET
 @wecom_page("channels.livecode.read")
 def live_code_qr_png(request, actor, code_id: int):
-    code = livecodes.live_code_of(actor, code_id)
-    out = io.BytesIO()
-    _qr(code).save(out, kind="png", scale=10, border=2)
-    response = HttpResponse(out.getvalue(), content_type="image/png")
-    if request.GET.get("download"):
-        response["Content-Disposition"] = f'attachment; filename="live-code-{code.pk}.png"'
-    return response
+    return qr_response(request, livecodes.live_code_of(actor, code_id), "png", "live-code")
 
 
 @require_GET
 @wecom_page("channels.livecode.read")
 def live_code_qr_svg(request, actor, code_id: int):
-    code = livecodes.live_code_of(actor, code_id)
-    out = io.BytesIO()
-    _qr(code).save(out, kind="svg", scale=10, border=2, xmldecl=False)
-    response = HttpResponse(out.getvalue(), content_type="image/svg+xml")
-    if request.GET.get("download"):
-        response["Content-Disposition"] = f'attachment; filename="live-code-{code.pk}.svg"'
-    return response
+    return qr_response(request, livecodes.live_code_of(actor, code_id), "svg", "live-code")

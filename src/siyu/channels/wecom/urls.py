@@ -1,6 +1,6 @@
 """The WeCom channel's console URLs, mounted at ``channels/wecom/`` by the console."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import group_pages, pages
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path("group-codes/", group_pages.group_codes, name="wecom_group_codes"),
     path("group-codes/new/", group_pages.group_code_new, name="wecom_group_code_new"),
     path("group-codes/<int:code_id>/delete/", group_pages.group_code_delete, name="wecom_group_code_delete"),
+    re_path(r"^group-codes/(?P<code_id>\d+)/qr\.(?P<kind>png|svg)$", group_pages.group_code_qr,
+            name="wecom_group_code_qr"),
     path("transfers/", group_pages.transfer_list, name="wecom_transfers"),
     path("broadcasts/", include("siyu.channels.wecom.broadcasts.urls")),  # sub-app with its own migrations
     path("archive/", include("siyu.channels.wecom.archive.urls")),  # sub-app with its own migrations
