@@ -62,6 +62,11 @@ def test_gate_approval_is_decided_in_the_engine_and_nothing_else_opens_the_gate(
     r = send(rep, "post", f"{APPROVALS}/requests", {"object_key": "sales.gate_approval", "object_id": str(ga.pk)})
     assert r.status_code == 409
     assert _move(rep, send, opp, gated).status_code == 409
+    page = manager.get(f"/sales/opportunities/{opp.pk}/").content.decode()
+    assert 'name="approval_id"' not in page and 'href="/sales/commerce/approvals/"' in page  # the inbox decides
+    r = manager.post(f"/sales/opportunities/{opp.pk}/action/", {"action": "decide", "approval_id": ga.pk,
+                                                               "approved": "1"})
+    assert GateApproval.objects.get().status == "pending"
     r = rep.post(f"/sales/opportunities/{opp.pk}/move/", {"stage_id": gated.pk})
     assert r.status_code == 409 and r.json()["code"] == "approval_required"
     assert GateApproval.objects.get().status == "pending" and _stage(opp) == "方案"
