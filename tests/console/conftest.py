@@ -234,7 +234,7 @@ def _customer_import(system: Actor, out: DetailRecords) -> None:
 def _wecom(system: Actor, out: DetailRecords) -> None:
     """A corp connected to the fake WeCom (its employees synced), a live code, a customer group, a broadcast to
     a segment, and conversation archive settings with a sensitive word."""
-    from siyu.channels.wecom import corps, groups, livecodes, sync
+    from siyu.channels.wecom import corps, grouplivecodes, groups, livecodes, sync
     from siyu.channels.wecom.archive import services as archive
     from siyu.channels.wecom.broadcasts import services as broadcasts
     from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom, ok
@@ -251,6 +251,12 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
     with respx.mock(assert_all_called=False) as mock:
         # The fake has no customer groups: WeCom's answer to groupchat/get, as the protocol document gives it.
         mock.post(url__regex=r"/externalcontact/groupchat/get\b").mock(return_value=ok(group_chat=group))
+        # Nor join ways: WeCom's answers to groupchat/add_join_way and get_join_way.
+        mock.post(url__regex=r"/externalcontact/groupchat/add_join_way\b").mock(
+            return_value=ok(config_id="9ad7fa5cdaa6511298498f979c472aaa"))
+        mock.post(url__regex=r"/externalcontact/groupchat/get_join_way\b").mock(return_value=ok(join_way={
+            "config_id": "9ad7fa5cdaa6511298498f979c472aaa", "scene": 2,
+            "qr_code": "http://p.qpic.cn/wwhead/demo-group-code", "chat_id_list": [group["chat_id"]]}))
         mock.route(host="wecom.test").mock(side_effect=fake.handle)
         corp = corps.add_corp(actor=system, data={
             "corp_id": fake.corp_id, "secret": fake.secret, "callback_token": TOKEN, "encoding_aes_key": AES_KEY,
@@ -260,6 +266,8 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
             "name": "门店活码", "channel_label": "上海门店", "members": [{"userid": "zhangmin", "weight": 2},
                                                                    {"userid": "liuyang"}]})
         chat, _ = groups.refresh_group(corp, group["chat_id"])
+        group_code = grouplivecodes.create_group_code(actor=system, corp_pk=corp.pk, data={
+            "name": "VIP 群活码", "chat_ids": [group["chat_id"]]})
     broadcast = broadcasts.create_broadcast(actor=system, data={
         "name": "双十一活动通知", "text": "双十一全场八折，点击了解详情", "corp_id": corp.pk,
         "segment_id": out.ids["segment"][0], "scheduled_at": clock.now() + dt.timedelta(days=1)})
@@ -267,7 +275,8 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
         "secret": "archive-secret", "retention_days": 180, "reply_timeout_minutes": 30, "work_start": "09:00",
         "work_end": "18:00", "work_days": [1, 2, 3, 4, 5]})
     word = archive.add_word(actor=system, word="返现")
-    out.ids.update(corp=[corp.pk], code=[code.pk], group=[chat.pk], broadcast=[broadcast.pk], config=[config.pk],
+    out.texts["kind"] = ["png"]
+    out.ids.update(corp=[corp.pk], code=[code.pk, group_code.pk], group=[chat.pk], broadcast=[broadcast.pk], config=[config.pk],
                    rule=[*out.ids.get("rule", []), word.pk])
     out.texts["callback_key"] = [corp.callback_key]
 

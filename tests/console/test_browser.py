@@ -26,7 +26,7 @@ from django.core.management import call_command
 from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from siyu.console import navigation
 from siyu.iam import services as iam
@@ -126,6 +126,7 @@ NOT_PAGES: dict[str, tuple[str, str]] = {
     "wecom_live_code_qr_png": (DATA, "a live code's QR image (PNG download)"),
     "wecom_live_code_qr_svg": (DATA, "a live code's QR image (SVG download)"),
     "wecom_group_stats_json": (DATA, "a customer group's joins/quits chart's JSON"),
+    "wecom_group_code_qr": (DATA, "a group live code's QR image (PNG or SVG)"),
     "wecom_group_code_delete": (POST, "the delete button of a group live code"),
     "wecom_broadcast_employees_json": (DATA, "a broadcast's per-employee results chart's JSON"),
     "wecom_broadcast_cancel": (POST, "the cancel button on a broadcast's page"),
@@ -281,18 +282,21 @@ def candidate_urls(demo: Demo) -> list[Candidate]:
         if not params:
             out.append(Candidate(name, name, route, False))
             continue
-        variants: list[tuple[str, str | None, str | None]] = [(name, route, None)]  # label, path, slug
+        # label, path (None: a parameter without values), slug, the values chosen so far
+        variants: list[tuple[str, str | None, str | None, dict]] = [(name, route, None, {})]
         for param in params:
             is_slug = f"<slug:{param}>" in route
-            grown: list[tuple[str, str | None, str | None]] = []
-            for label, path, slug in variants:
+            grown: list[tuple[str, str | None, str | None, dict]] = []
+            for label, path, slug, chosen in variants:
                 values = [] if path is None else parameter_values(demo, route, name, param, slug)
                 grown += [(f"{label}-{v}" if is_slug else label, re.sub(rf"<(?:\w+:)?{param}>", str(v), path),
-                           str(v) if is_slug else slug) for v in values]
+                           str(v) if is_slug else slug, {**chosen, param: v}) for v in values]
                 if not values:
-                    grown.append((label, None, slug))  # reported as a route no record opens
+                    grown.append((label, None, slug, chosen))  # reported as a route no record opens
             variants = grown
-        out += [Candidate(name, label, path, True) for label, path, _ in variants]
+        # A regular-expression route (re_path) is built by the resolver itself.
+        out += [Candidate(name, label, reverse(url_name, kwargs=chosen) if path and "(?P<" in route else path, True)
+                for label, path, _, chosen in variants]
     # Every navigation entry (the empty states of contexts not built yet are pages with an argument).
     for entry in navigation.all_entries():
         url, built = navigation.resolve(entry)
@@ -322,12 +326,17 @@ def discover_pages(request_context, demo: Demo, urls: list[Candidate]) -> tuple[
     problems: list[str] = []
     done: set[str] = set()
     unresolved: set[str] = set()
+    asked: set[str] = set()
     for c in urls:
         if c.label in done:
             continue
         if c.path is None:
             unresolved.add(c.label)
             continue
+        if c.path in asked:  # the same URL under another route (a generic one a named route shadows)
+            done.add(c.label)
+            continue
+        asked.add(c.path)
         r = request_context.get(demo.base + c.path, max_redirects=0)
         if c.filled and r.status == 404:
             unresolved.add(c.label)  # try the next candidate value
