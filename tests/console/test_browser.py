@@ -259,14 +259,14 @@ class Candidate:
     filled: bool  # the path's parameters were filled with candidate values (a 404 means: try the next one)
 
 
-def parameter_values(demo: Demo, route: str, name: str, param: str, slug: str | None) -> list:
-    """The candidate values of one path parameter: text by the parameter's name; ids by the word before
-    ``_id`` (``lead_id`` -> ``lead``), or for a bare ``pk`` by the route's slug (the kind of a generic object
-    page) or else by the words of its URL name."""
-    if re.search(rf"<(?:str:|slug:)?{param}>", route):
-        return demo.text_candidates.get(param, [])
+def parameter_values(demo: Demo, name: str, param: str, slug: str | None) -> list:
+    """The candidate values of one path parameter: ids by the word before ``_id`` (``lead_id`` -> ``lead``), or
+    for a bare ``pk`` by the route's slug (the kind of a generic object page) or else by the words of its URL
+    name; any other parameter is text, by its name."""
     if param.endswith("_id"):
         return demo.candidates.get(param.removesuffix("_id"), [])
+    if param != "pk":
+        return demo.text_candidates.get(param, [])
     if slug is not None:
         return demo.candidates.get(slug, [])
     words = [w for w in demo.candidates if w in name.split("_")]
@@ -288,7 +288,7 @@ def candidate_urls(demo: Demo) -> list[Candidate]:
             is_slug = f"<slug:{param}>" in route
             grown: list[tuple[str, str | None, str | None, dict]] = []
             for label, path, slug, chosen in variants:
-                values = [] if path is None else parameter_values(demo, route, name, param, slug)
+                values = [] if path is None else parameter_values(demo, name, param, slug)
                 grown += [(f"{label}-{v}" if is_slug else label, re.sub(rf"<(?:\w+:)?{param}>", str(v), path),
                            str(v) if is_slug else slug, {**chosen, param: v}) for v in values]
                 if not values:
