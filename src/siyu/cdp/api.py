@@ -315,7 +315,7 @@ def timeline(request: HttpRequest, profile_id: int, cursor: str | None = Query(N
     actor = require(request, "cdp.profile.read")
     profile = profiles.visible_profile(actor, profile_id, active=False)
     page = selectors.timeline_page(actor, profile, cursor=cursor, limit=limit)
-    return {"items": [presenters.timeline_data(e) for e in page.items], "next_cursor": page.next_cursor}
+    return {"items": [presenters.timeline_data(e, actor) for e in page.items], "next_cursor": page.next_cursor}
 
 
 # --- accounts --------------------------------------------------------------------------------------------------

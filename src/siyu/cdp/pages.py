@@ -225,7 +225,7 @@ def _sections(actor, profile_id) -> dict:
 def profile_page(request, actor, profile_id: int):
     context = _sections(actor, profile_id)
     page = selectors.timeline_page(actor, context["profile"], cursor=None, limit=TIMELINE_PAGE)
-    context.update(timeline=[presenters.timeline_data(e) for e in page.items], next_cursor=page.next_cursor)
+    context.update(timeline=[presenters.timeline_data(e, actor) for e in page.items], next_cursor=page.next_cursor)
     return render(request, "cdp/profile.html", context)
 
 
@@ -238,7 +238,7 @@ def profile_timeline(request, actor, profile_id: int):
     except ValidationFailed:
         raise NotFound("bad cursor") from None
     return render(request, "cdp/profile.html#timeline-items", {
-        "profile": profile, "timeline": [presenters.timeline_data(e) for e in page.items],
+        "profile": profile, "timeline": [presenters.timeline_data(e, actor) for e in page.items],
         "next_cursor": page.next_cursor})
 
 

@@ -71,14 +71,20 @@ def tag_data(tag) -> dict[str, Any]:
             "channel": tag.group.channel}
 
 
-def timeline_data(entry) -> dict[str, Any]:
+def timeline_data(entry, actor=None) -> dict[str, Any]:
     kind = timeline.kind_of(entry.kind)
     try:
         summary = str(kind.summary(entry.data or {}))
     except Exception:  # noqa: BLE001 - one badly shaped entry must not break the page
         summary = ""
+    link = None
+    if kind.link and actor is not None and (not kind.link_permission or actor.can(kind.link_permission)):
+        try:
+            link = kind.link(entry.profile_id, entry.data or {})
+        except Exception:  # noqa: BLE001 - as above
+            link = None
     return {"id": entry.pk, "kind": entry.kind, "label": kind.label, "icon": kind.icon, "summary": summary,
-            "at": entry.at, "ref_type": entry.ref_type, "ref_id": entry.ref_id}
+            "at": entry.at, "ref_type": entry.ref_type, "ref_id": entry.ref_id, "link": link}
 
 
 def consent_record_data(rec) -> dict[str, Any]:

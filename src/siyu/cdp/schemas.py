@@ -242,6 +242,7 @@ class TimelineItem(Schema):
     at: dt.datetime
     ref_type: str
     ref_id: str
+    link: str | None = None  # where the full content is read, only for actors allowed to read it
 
 
 class TimelinePage(Schema):

@@ -21,6 +21,10 @@ class TimelineKind:
     label: str  # English source; translated where shown
     icon: str = "bi-dot"  # bootstrap-icons class
     summary: Callable[[dict], str] = lambda data: ""
+    # Where the entry's full content is read, for actors holding ``link_permission``: content that needs its own
+    # permission and audit (an archived chat) stays out of the timeline, which everyone who sees the profile sees.
+    link: Callable[[int, dict], str] | None = None  # (profile id, entry data) -> URL
+    link_permission: str = ""
 
 
 _kinds: dict[str, TimelineKind] = {}

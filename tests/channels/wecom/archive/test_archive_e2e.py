@@ -16,7 +16,7 @@ from siyu.channels.wecom.archive.models import ArchiveAlert, ArchivedMessage
 from siyu.channels.wecom.models import ExternalContact
 from siyu.channels.wecom.simulator import actions
 from siyu.kernel import clock, scheduled
-from siyu.kernel.actor import Actor
+from siyu.kernel.actor import Actor, DataScope
 from siyu.kernel.models import ScheduledAction
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +126,14 @@ def test_who_may_read_a_conversation(org, admin_actor, admin_membership, make_me
     assert login_client(make_org("Other")).get(url).status_code == 404
     overview = login_client(admin_membership).get("/channels/wecom/archive/")
     assert overview.status_code == 200 and "秘密内容" not in overview.content.decode()
+    # On the 360° timeline: the entry, never its content; the way to read it only for those allowed to.
+    profile_page = login_client(admin_membership).get(f"/customers/profiles/{a.profile_id}/").content.decode()
+    assert "秘密内容" not in profile_page and f'href="{url}" data-testid="cdp-timeline-link"' in profile_page
+    # a colleague who sees the customer (organisation scope) but may not read archived chats
+    no_perm = make_member(org, "ops@acme.example", permissions=("cdp.*",), scope=DataScope.ORGANIZATION)
+    other_page = login_client(no_perm).get(f"/customers/profiles/{a.profile_id}/")
+    assert other_page.status_code == 200 and "cdp-timeline-link" not in other_page.content.decode()
+    api = login_client(admin_membership).get(f"/api/v1/cdp/profiles/{a.profile_id}/timeline").json()["items"]
+    assert [i["link"] for i in api if i["kind"] == "wecom.chat_message"] == [url]
+    api = login_client(no_perm).get(f"/api/v1/cdp/profiles/{a.profile_id}/timeline").json()["items"]
+    assert [i["link"] for i in api if i["kind"] == "wecom.chat_message"] == [None]

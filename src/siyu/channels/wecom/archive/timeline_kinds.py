@@ -1,6 +1,8 @@
-"""The archive's entry on the CDP's 360° timeline: one per archived message, without its content (the timeline is
-shown to everyone who sees the profile; the content is read on the archive's conversation page, which needs
-``channels.archive.read`` and is audited)."""
+"""The archive's entry on the CDP's 360° timeline: one per archived message. Its content is not in the timeline
+(shown to everyone who sees the profile); an "Open" link to the archive's conversation page, which decrypts,
+needs ``channels.archive.read`` and audits each reading, is shown only to holders of that permission."""
+
+from django.urls import reverse
 
 from siyu.cdp.timeline import TimelineKind, register_kind
 
@@ -8,4 +10,6 @@ CHAT_MESSAGE = "wecom.chat_message"
 
 register_kind(TimelineKind(CHAT_MESSAGE, "WeCom chat message", "bi-chat-dots",
                            lambda d: " · ".join(x for x in (d.get("employee", ""), d.get("direction", ""),
-                                                            d.get("msgtype", "")) if x)))
+                                                            d.get("msgtype", "")) if x),
+                           link=lambda profile_id, d: reverse("wecom_archive_conversation", args=[profile_id]),
+                           link_permission="channels.archive.read"))
