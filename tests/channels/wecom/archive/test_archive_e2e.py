@@ -137,3 +137,39 @@ def test_who_may_read_a_conversation(org, admin_actor, admin_membership, make_me
     assert [i["link"] for i in api if i["kind"] == "wecom.chat_message"] == [url]
     api = login_client(no_perm).get(f"/api/v1/cdp/profiles/{a.profile_id}/timeline").json()["items"]
     assert [i["link"] for i in api if i["kind"] == "wecom.chat_message"] == [None]
+
+
+def test_alerts_reach_the_employee_and_their_manager_as_wecom_app_messages(
+        org, admin_actor, make_member, sim, sim_corp, corp, config):
+    from siyu.channels.wecom import corps, sync
+    from siyu.channels.wecom.models import Employee
+    from siyu.channels.wecom.simulator import state
+    from siyu.iam import services as iam
+    from siyu.kernel import outbox
+
+    state.add_employee(sim.store, sim_corp.corp_id, userid="lisi", name="李四", department=[1])
+    corps.update_corp(actor=admin_actor, corp_pk=corp.pk,
+                      data={"agent_id": sim_corp.agent_id, "agent_secret": sim_corp.agent_secret})
+    corp.refresh_from_db()
+    sync.sync_employees(corp)
+    boss = make_member(org, "boss@acme.example")
+    team = iam.add_department(actor=admin_actor, name="华东销售", parent=None, manager=boss.user_id)
+    rep = make_member(org, "rep@acme.example", department=team)
+    # Sync maps a member by mobile or e-mail (tested with the sync); here the two are linked directly.
+    employees = Employee.objects.in_org(admin_actor).filter(corp=corp)
+    employees.filter(userid="zhangsan").update(membership=rep)
+    employees.filter(userid="lisi").update(membership=boss)
+
+    a, *_ = _contacts(org)
+    actions.agree(sim.sim, corp_id=sim_corp.corp_id, external_userid=a.external_userid)
+    services.add_word(actor=admin_actor, word="返现")
+    actions.message(sim.sim, corp_id=sim_corp.corp_id, external_userid=a.external_userid, text="能返现吗")
+    ingest(config)
+    alert = ArchiveAlert.objects.get(kind="sensitive_word")
+    assert alert.notify_user_ids == [rep.user_id, boss.user_id]
+    for _ in range(2):  # the event delivered twice (a redelivery) sends nothing twice
+        outbox.dispatch_pending()
+    with sim.store.tx() as db:
+        sent = db.execute("SELECT touser, payload FROM app_messages ORDER BY created_at").fetchall()
+    assert sorted(row[0] for row in sent) == ["lisi", "zhangsan"]
+    assert all("返现" in row[1] and "能返现吗" not in row[1] for row in sent)  # the word, never the chat

@@ -1,12 +1,14 @@
-"""The archive's scheduled action (registered here, the one visible place; the worker imports it)."""
+"""The archive's scheduled action and event reactions (registered here, the one visible place; the worker imports
+it)."""
 
 from __future__ import annotations
 
-from siyu.kernel import scheduled
+from siyu.kernel import events, scheduled
 from siyu.kernel.actor import Actor
 from siyu.kernel.scheduled import DueAction
 
-from . import alerts
+from . import alerts, notify
+from .events import ArchiveAlertRaised
 
 
 def reply_check(due: DueAction) -> None:
@@ -14,3 +16,10 @@ def reply_check(due: DueAction) -> None:
 
 
 scheduled.register_action(alerts.REPLY_CHECK, reply_check)
+
+
+def announce_alert(event: ArchiveAlertRaised) -> None:
+    notify.announce(event)
+
+
+events.subscribe(ArchiveAlertRaised, announce_alert, name="wecom.archive.announce_alert")
