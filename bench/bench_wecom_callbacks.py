@@ -133,6 +133,7 @@ class Stack:
         self._spawn("worker")
         _wait_for_port(self.port)
         _wait_for_port(self.sim_port)
+        _wait_for_answer(self.port, self.callback_path)
         return self
 
     def stop(self) -> None:
@@ -175,6 +176,23 @@ def _wait_for_port(port: int, seconds: float = 90) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"nothing listening on port {port}")
+
+
+def _wait_for_answer(port: int, path: str, seconds: float = 120) -> None:
+    """gunicorn binds its port before its workers have imported Django: wait until both workers answer (an
+    unsigned GET is a quick 400), so the first measured callbacks do not time out on a cold start."""
+    import http.client
+
+    deadline, answered = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline and answered < 4:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            answered += 1
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.5)
 
 
 def build_callbacks(corp: dict, follows: list[tuple[str, str]], path: str) -> list[tuple[str, bytes]]:
