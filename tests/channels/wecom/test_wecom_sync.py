@@ -122,7 +122,7 @@ def test_corp_tags_both_ways(org, corp, fake, drain):
     assert CorpTag.objects.get(tag_id=created[0].tag_id).deleted
 
 
-def test_the_adapter_keeps_the_port_promises(org, corp, fake):
+def test_the_adapter_keeps_the_port_promises(org, corp, fake, make_member):
     sync.sync_employees(corp)
     fake.scan(state="", external_userid="woA", userid="zhangsan")
     fake.scan(state="", external_userid="woB", userid="lisi")
@@ -145,6 +145,16 @@ def test_the_adapter_keeps_the_port_promises(org, corp, fake):
     assert sent.results[0].status == SendStatus.SENT
     assert fake.app_messages == [{"agentid": 1000002, "msgtype": "text", "text": {"content": "有新客户"},
                                   "touser": "lisi"}]
+    # a Siyu user (how approvals and alerts address people): the corp member mapped to them, else unreachable
+    member = make_member(org, "lisi@acme.example")
+    Employee.objects.in_org(Actor.system(org.pk)).filter(corp=corp, userid="lisi").update(membership=member)
+    sent = adapter.send_direct(idempotency_key="k3", recipient=Recipient(address=f"user:{member.user_id}"),
+                               content=MessageContent(text="待审批"))
+    assert sent.results[0].status == SendStatus.SENT and fake.app_messages[-1]["touser"] == "lisi"
+    nobody = adapter.send_direct(idempotency_key="k4", recipient=Recipient(address="user:999999"),
+                                 content=MessageContent(text="待审批"))
+    assert (nobody.results[0].status, nobody.results[0].code) == (SendStatus.UNREACHABLE, "not_a_member")
+    assert len(fake.app_messages) == 2
     # a broadcast: one task per sender; a customer without a live relation is unreachable
     result = adapter.broadcast(idempotency_key="b1", recipients=[Recipient("woA"), Recipient("woB"),
                                                                  Recipient("woGhost")], content=content)

@@ -6,8 +6,10 @@ How each operation reaches WeCom (protocol document §2.2):
 * ``send_direct`` to an external contact (``Recipient.address`` = ``external_userid``, ``sender`` = the follow
   user, found from the follow relation when empty): WeCom offers no server push to customers, so it is a
   one-customer ``add_msg_template`` task the employee confirms in the client → ``ACCEPTED`` with the ``msgid``.
-  To a corp member (an ``address`` that is an employee's userid and no external contact): an app message
-  (``message/send`` with the app's agent id and secret) → ``SENT``.
+  To a corp member (an ``address`` that is an employee's userid and no external contact, or ``user:<id>`` for
+  the member a Siyu user is mapped to — how other contexts, which know users, not WeCom ids, notify people): an
+  app message (``message/send`` with the app's agent id and secret) → ``SENT``; ``user:<id>`` with no member in
+  this corp is ``UNREACHABLE`` (code ``not_a_member``).
 * ``send_group``: ``add_msg_template`` with ``chat_type=group`` and the owner as sender.
 * ``broadcast``: one ``add_msg_template`` per sender (≤ 10 000 customers each); customers in WeCom's
   ``fail_list`` (not a friend, or over their receive cap) are ``UNREACHABLE``, the rest ``ACCEPTED``.
@@ -59,6 +61,9 @@ def adapter_factory(*, org_id: int, account: str | None = None) -> WeComAdapter:
         return WeComAdapter(default_corp(org_id, account))
     except NotFound as exc:
         raise ChannelConfigError(str(exc.message)) from None
+
+
+USER_PREFIX = "user:"  # a Siyu user id as a direct recipient: the corp member mapped to that user
 
 
 class WeComAdapter(ChannelAdapter):
@@ -138,6 +143,14 @@ class WeComAdapter(ChannelAdapter):
 
     def _direct(self, key: str, recipient: Recipient, content: MessageContent) -> SendResult:
         actor = system_actor(self.corp)
+        if recipient.address.startswith(USER_PREFIX):
+            user_id = recipient.address[len(USER_PREFIX):]
+            userid = Employee.objects.in_org(actor).filter(
+                corp=self.corp, membership__user_id=int(user_id) if user_id.isdigit() else -1,
+            ).values_list("userid", flat=True).first()
+            if userid is None:
+                return SendResult(key, (RecipientResult(recipient, SendStatus.UNREACHABLE, code="not_a_member"),))
+            return self._app_message(key, recipient, content, userid=userid)
         is_contact = ExternalContact.objects.in_org(actor).filter(corp=self.corp,
                                                                   external_userid=recipient.address).exists()
         is_member = Employee.objects.in_org(actor).filter(corp=self.corp, userid=recipient.address).exists()
@@ -155,19 +168,21 @@ class WeComAdapter(ChannelAdapter):
         return SendResult(key, (RecipientResult(recipient, SendStatus.ACCEPTED, channel_message_id=msgid),),
                           (msgid,) if msgid else ())
 
-    def _app_message(self, key: str, recipient: Recipient, content: MessageContent) -> SendResult:
+    def _app_message(self, key: str, recipient: Recipient, content: MessageContent, *,
+                     userid: str | None = None) -> SendResult:
         if not self.corp.agent_id:
             raise ChannelConfigError("this corp has no app configured for app messages")
         client = client_for(self.corp, app=True)
+        touser = [userid or recipient.address]
         msgid = ""
         if content.text:
             answer = client.send_app_message(agentid=self.corp.agent_id, msgtype="text",
-                                             payload={"content": content.text}, touser=[recipient.address])
+                                             payload={"content": content.text}, touser=touser)
             msgid = str(answer.get("msgid") or "")
         for item in content.attachments:
             msgtype, payload = _app_payload(item)
             answer = client.send_app_message(agentid=self.corp.agent_id, msgtype=msgtype, payload=payload,
-                                             touser=[recipient.address])
+                                             touser=touser)
             msgid = msgid or str(answer.get("msgid") or "")
         return SendResult(key, (RecipientResult(recipient, SendStatus.SENT, channel_message_id=msgid),),
                           (msgid,) if msgid else ())

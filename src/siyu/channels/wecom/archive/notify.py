@@ -1,5 +1,5 @@
 """Alerts reach the people they name: a WeCom app message (``message/send`` through the channel adapter) to the
-employee and their department's manager, for each member of the corp a Siyu user maps to.
+employee and their department's manager, for each of them who is a member of the corp (``user:<id>`` recipients).
 
 Runs in the outbox worker on ``ArchiveAlertRaised``; the adapter's send-once ledger (key per alert and user)
 makes a redelivered event send nothing twice. A corp without an app (agent id) cannot send app messages: the
@@ -7,9 +7,8 @@ alert stays on the archive page only. No chat content is sent — only what happ
 
 from __future__ import annotations
 
-from siyu.channels.ports import MessageContent, Recipient
-from siyu.channels.wecom.adapter import WeComAdapter
-from siyu.channels.wecom.models import Employee
+from siyu.channels.ports import MessageContent, Recipient, SendStatus
+from siyu.channels.wecom.adapter import USER_PREFIX, WeComAdapter
 from siyu.kernel.actor import Actor
 
 from .events import ArchiveAlertRaised
@@ -32,12 +31,11 @@ def announce(event: ArchiveAlertRaised) -> int:
              .filter(pk=event.alert_id).first())
     if alert is None or not event.notify_user_ids or not alert.corp.agent_id or not alert.corp.is_active:
         return 0
-    userids = sorted(Employee.objects.in_org(actor)
-                     .filter(corp=alert.corp, membership__user_id__in=event.notify_user_ids)
-                     .values_list("userid", flat=True).distinct())
     adapter = WeComAdapter(alert.corp)
     content = MessageContent(text=_text(alert))
-    for userid in userids:
-        adapter.send_direct(idempotency_key=f"wecom.archive.alert:{alert.pk}:{userid}",
-                            recipient=Recipient(address=userid), content=content)
-    return len(userids)
+    sent = 0
+    for user_id in event.notify_user_ids:  # "user:<id>": the adapter finds the corp member mapped to that user
+        result = adapter.send_direct(idempotency_key=f"wecom.archive.alert:{alert.pk}:{user_id}",
+                                     recipient=Recipient(address=f"{USER_PREFIX}{user_id}"), content=content)
+        sent += result.results[0].status == SendStatus.SENT
+    return sent
