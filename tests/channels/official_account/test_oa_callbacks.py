@@ -4,6 +4,7 @@ nothing queued). Requests go through Django's full request handling (middleware,
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import struct
 import time
 from urllib.parse import urlencode
@@ -203,3 +204,27 @@ def test_unknown_callback_and_inactive_account_are_404(client, account, url):
     account.save()
     assert post(client, url, plain_query(), event()).status_code == 404
     assert nothing_stored()
+
+
+def test_a_follow_and_an_unfollow_in_the_same_second_end_unfollowed_and_an_older_one_changes_nothing(
+        account, monkeypatch):
+    from siyu.channels.official_account import followers
+    from siyu.channels.official_account.models import Follower
+
+    monkeypatch.setattr(followers, "_unionid", lambda account, openid: "")  # no platform call in this test
+    at = dt.datetime(2026, 11, 1, 9, 0, 0, tzinfo=dt.UTC)
+
+    def log(event, when):
+        return CallbackLog.objects.create(org_id=account.org_id, account=account, mode="plain", body="",
+                                          signature="", timestamp="0", nonce="n", dedup_key=f"{event}{when}",
+                                          msg_type="event", event=event, openid=OPENID, event_time=when,
+                                          received_at=when)
+
+    followers.on_subscribe(account, log("subscribe", at), {"FromUserName": OPENID, "EventKey": ""})
+    followers.on_unsubscribe(account, log("unsubscribe", at), {"FromUserName": OPENID})
+    row = Follower.objects.in_org(Actor.system(account.org_id)).get(openid=OPENID)
+    assert not row.subscribed
+    # a subscribe from a second earlier that arrives late does not follow again
+    followers.on_subscribe(account, log("subscribe", at - dt.timedelta(seconds=1)), {"FromUserName": OPENID})
+    row.refresh_from_db()
+    assert not row.subscribed

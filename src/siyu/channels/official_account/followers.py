@@ -5,7 +5,7 @@ A subscribe resolves the follower's profile through the identities ``openid`` (n
 (so the first touch keeps the attribution: the QR code's labels, else ``official_account``), and writes an
 "Official account followed" timeline entry with the scene. Unsubscribes and scans of followers add their own
 entries. ``Follower.event_at`` keeps the newest subscribe/unsubscribe applied: an older event that arrives late
-changes no state (its timeline entry still records that it happened).
+changes no state (its timeline entry still records that it happened); one of the same second is applied.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def qr_code_for(account: Account, scene: str) -> QrCode | None:
 
 
 def _newer(follower: Follower, at: dt.datetime) -> bool:
-    return follower.event_at is None or at > follower.event_at
+    # CreateTime has whole seconds: a follow and an unfollow in the same second are applied in processing order
+    # (the order they arrived), so an unfollow right after a follow is not lost; only a strictly older event,
+    # one that arrived late, changes nothing.
+    return follower.event_at is None or at >= follower.event_at
 
 
 def _unionid(account: Account, openid: str) -> str:
