@@ -342,6 +342,13 @@ def _seed_rep(world: World, url: str) -> None:
     _api(world, "put", f"{url}/{world.admin_actor.user_id}", {"capacity": 5})
 
 
+def _seed_leave(world: World, url: str) -> None:
+    """A's administrator on leave: the schema's example names user 1, which on PostgreSQL (ids not reset between
+    tests) is nobody of A's."""
+    _api(world, "post", url, {"user_id": world.admin_actor.user_id, "starts_at": "2031-01-01T00:12:00+00:00",
+                              "ends_at": "2031-01-02T00:12:00+00:00"})
+
+
 # --- seeds for console pages with no API collection -------------------------------------------------------
 # Route name (the segment before the converter, normalised) -> a function making one of organisation A's records
 # and returning its id, through the owning context's services.
@@ -464,6 +471,7 @@ SEEDS = {
     f"{API_PREFIX}/sales/pools/{{pool_id}}/customers": _seed_customer_pool_entry,
     f"{API_PREFIX}/sales/gate-approvals": _seed_gate_approval,
     f"{API_PREFIX}/sales/reps": _seed_rep,
+    f"{API_PREFIX}/sales/leaves": _seed_leave,
 }
 
 
