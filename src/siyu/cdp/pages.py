@@ -10,22 +10,18 @@ actor's organisation or scope is a 404 before anything else is looked at.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from siyu.audit.services import record_denied
+from siyu.console.guards import operation_page as customer_page  # the audited 403/404 guard, shared
+from siyu.console.guards import refuse
 from siyu.iam.models import Membership
 from siyu.kernel import clock, encrypted
-from siyu.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from siyu.kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from siyu.kernel.pagination import paginate
 from siyu.platform.filtering import Filter, parse_query_filters
 from siyu.platform.serialization import display_cells, visible_columns
@@ -40,40 +36,6 @@ FILTER_OPS = ["eq", "ne", "contains", "gt", "gte", "lt", "lte", "in", "is_empty"
 
 
 # --- plumbing -----------------------------------------------------------------------------------------------
-
-
-def _refuse(request, actor, status: int):
-    record_denied(actor, status=status, code="permission_denied" if status == 403 else "not_found",
-                  method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))
-    if status == 403:
-        return defaults.permission_denied(request, DjangoPermissionDenied())
-    return defaults.page_not_found(request, Http404())
-
-
-def customer_page(operation: str):
-    """Signed in, a member of an organisation, holding ``operation``; the actor is passed to the view. A
-    ``NotFound`` or ``PermissionDenied`` from a service becomes the audited 404 / 403 page."""
-
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            actor = getattr(request, "actor", None)
-            actor = actor if actor else None  # a lazy object that may wrap None
-            if actor is None:
-                return render(request, "console/no_organization.html", status=403)
-            if not actor.can(operation):
-                return _refuse(request, actor, 403)
-            try:
-                return view(request, actor, *args, **kwargs)
-            except NotFound:
-                return _refuse(request, actor, 404)
-            except PermissionDenied:
-                return _refuse(request, actor, 403)
-
-        return wrapper
-
-    return decorate
 
 
 def _problem(exc: DomainError) -> str:
@@ -303,7 +265,7 @@ def consent(request, actor, profile_id: int):
         return render(request, "cdp/_consent_history.html", {
             "profile": profile, "history": selectors.consent_history(actor, profile)})
     if not actor.can("cdp.consent.manage"):
-        return _refuse(request, actor, 403)
+        return refuse(request, actor, 403)
     granted = request.POST.get("granted") == "true"
     return _guarded(request, actor, profile_id, "consent", lambda: services.record_consent(
         actor=actor, profile_id=profile_id, purpose=request.POST.get("purpose", ""), granted=granted,

@@ -14,22 +14,19 @@ import calendar
 import datetime as dt
 import json
 import zoneinfo
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from siyu.audit.services import record_denied
+from siyu.console.guards import operation_page as sales_page  # the audited 403/404 guard, shared
+from siyu.console.guards import refuse
 from siyu.iam.models import Membership
 from siyu.kernel import clock
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied
@@ -45,40 +42,6 @@ from .services import activities, assignment, forms, leads, opportunities, pools
 from .services.common import as_int
 
 CONDITION_ROWS = 5
-
-
-def _refuse(request, actor, status: int):
-    record_denied(actor, status=status, code="permission_denied" if status == 403 else "not_found",
-                  method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))
-    if status == 403:
-        return defaults.permission_denied(request, DjangoPermissionDenied())
-    return defaults.page_not_found(request, Http404())
-
-
-def sales_page(operation: str):
-    """Signed in, in an organisation, holding ``operation``: the actor is passed to the view. NotFound and
-    PermissionDenied from a service become the audited 404 / 403 page."""
-
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            actor = getattr(request, "actor", None)
-            actor = actor if actor else None
-            if actor is None:
-                return render(request, "console/no_organization.html", status=403)
-            if not actor.can(operation):
-                return _refuse(request, actor, 403)
-            try:
-                return view(request, actor, *args, **kwargs)
-            except NotFound:  # raised before any write, or from inside a write's savepoint (rolled back)
-                return _refuse(request, actor, 404)
-            except PermissionDenied:
-                return _refuse(request, actor, 403)
-
-        return wrapper
-
-    return decorate
 
 
 def _problem(exc: DomainError) -> str:
@@ -583,7 +546,7 @@ def opportunity_action(request, actor, opportunity_id: int):
 def activity_photo(request, actor, activity_id: int):
     if request.method == "POST":
         if not actor.can("sales.activity.update"):
-            return _refuse(request, actor, 403)
+            return refuse(request, actor, 403)
         activity = activities.visible_activity(actor, activity_id)
         upload = request.FILES.get("photo")
         content = upload.read(activities.MAX_PHOTO_BYTES + 1) if upload else b""

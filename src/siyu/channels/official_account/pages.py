@@ -8,61 +8,25 @@ write is shown on the form and nothing is kept (the write runs in a savepoint).
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods
 
-from siyu.audit.services import record_denied
 from siyu.channels.errors import ChannelError, ChannelValidationError
+from siyu.console.guards import operation_page as oa_page  # the audited 403/404 guard, shared
+from siyu.console.guards import refuse
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied
 
 from . import accounts, qrcodes
 from .models import CallbackLog, Follower
 
 LIST_SIZE = 100
-
-
-def _refuse(request, actor, status: int):
-    record_denied(actor, status=status, code="permission_denied" if status == 403 else "not_found",
-                  method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))  # fmt: skip
-    if status == 403:
-        return defaults.permission_denied(request, DjangoPermissionDenied())
-    return defaults.page_not_found(request, Http404())
-
-
-def oa_page(operation: str):
-    """Signed in, acting in an organisation, holding ``operation``; the actor is passed to the view."""
-
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            actor = getattr(request, "actor", None)
-            actor = actor if actor else None  # a lazy object that may wrap None
-            if actor is None:
-                return render(request, "console/no_organization.html", status=403)
-            if not actor.can(operation):
-                return _refuse(request, actor, 403)
-            try:
-                return view(request, actor, *args, **kwargs)
-            except NotFound:
-                return _refuse(request, actor, 404)
-            except PermissionDenied:
-                return _refuse(request, actor, 403)
-
-        return wrapper
-
-    return decorate
 
 
 def _attempt(write) -> tuple[Any, list[str]]:
@@ -119,7 +83,7 @@ def qr_codes(request, actor):
     data: dict[str, Any] = {}
     if request.method == "POST":
         if not actor.can("channels.official_account.manage"):
-            return _refuse(request, actor, 403)
+            return refuse(request, actor, 403)
         data = {k: request.POST.get(k, "").strip() for k in ("account", "name", "scene", "expire_seconds",
                                                              "source_label", "channel_label")}  # fmt: skip
         data["permanent"] = request.POST.get("permanent") == "on"

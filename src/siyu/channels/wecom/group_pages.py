@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from siyu.console.guards import refuse
 from siyu.kernel.pagination import paginate
 
 from . import corps, grouplivecodes, groups, selectors, transfers
@@ -129,9 +130,7 @@ def transfer_list(request, actor):
             "message": ""}
     if request.method == "POST":
         if not actor.can("channels.wecom.manage"):
-            from .pages import _refuse
-
-            return _refuse(request, actor, 403)
+            return refuse(request, actor, 403)
         corp = corps.corp_of(actor, request.POST.get("corp"))
         post = request.POST
         if post.get("action") == "poll":

@@ -10,23 +10,20 @@ on the form and nothing is kept (the request's transaction rolls back).
 from __future__ import annotations
 
 import io
-from functools import wraps
 from typing import Any
 
 import segno
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from siyu.audit.services import record_denied
 from siyu.channels.errors import ChannelError
+from siyu.console.guards import operation_page as wecom_page  # the audited 403/404 guard, shared
+from siyu.console.guards import refuse
 from siyu.kernel.errors import DomainError, NotFound, PermissionDenied
 from siyu.kernel.pagination import paginate
 
@@ -39,39 +36,6 @@ WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat
 
 
 # --- plumbing -----------------------------------------------------------------------------------------------------
-
-
-def _refuse(request, actor, status: int):
-    record_denied(actor, status=status, code="permission_denied" if status == 403 else "not_found",
-                  method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"))
-    if status == 403:
-        return defaults.permission_denied(request, DjangoPermissionDenied())
-    return defaults.page_not_found(request, Http404())
-
-
-def wecom_page(operation: str):
-    """Signed in, acting in an organisation, holding ``operation``; the actor is passed to the view."""
-
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            actor = getattr(request, "actor", None)
-            actor = actor if actor else None  # a lazy object that may wrap None
-            if actor is None:
-                return render(request, "console/no_organization.html", status=403)
-            if not actor.can(operation):
-                return _refuse(request, actor, 403)
-            try:
-                return view(request, actor, *args, **kwargs)
-            except NotFound:
-                return _refuse(request, actor, 404)
-            except PermissionDenied:
-                return _refuse(request, actor, 403)
-
-        return wrapper
-
-    return decorate
 
 
 def _attempt(write) -> tuple[Any, DomainError | None]:
@@ -136,7 +100,7 @@ def corp_detail(request, actor, corp_id: int):
     errors: list[str] = []
     if request.method == "POST":
         if not actor.can("channels.wecom.manage"):
-            return _refuse(request, actor, 403)
+            return refuse(request, actor, 403)
         data = {k: v for k, v in _corp_data(request.POST).items() if k != "corp_id"}
         data["is_active"] = request.POST.get("is_active") == "on"
         saved, error = _attempt(lambda: corps.update_corp(actor=actor, corp_pk=corp.pk, data=data))
@@ -292,7 +256,7 @@ def live_code_detail(request, actor, code_id: int):
     data = presenters.live_code_data(code)
     if request.method == "POST":
         if not actor.can("channels.livecode.manage"):
-            return _refuse(request, actor, 403)
+            return refuse(request, actor, 403)
         staff = list(selectors.employees(actor, corp_pk=code.corp_id).filter(left_at__isnull=True))
         data = _live_code_data(request.POST, staff)
         saved, error = _attempt(lambda: livecodes.update_live_code(actor=actor, code_pk=code.pk, data=data))
