@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from siyu.iam.auth import actor_for_api_key
+from siyu.iam.auth import lookup_api_key
 from siyu.iam.models import ApiKey, Membership, Organization
 
 
@@ -50,14 +50,14 @@ def test_apikey_create_by_slug_or_id_prints_the_key_once(org):
     raw = out.strip()
     key = ApiKey.objects.get(name="ERP")
     assert key.scopes == ["iam.department.*", "iam.user.read"]
-    assert actor_for_api_key(raw).org_id == org.pk
+    assert lookup_api_key(raw)[0].org_id == org.pk
     assert raw not in err
     out, _ = _run("apikey", "create", "--org", str(org.pk), "--name", "BI", "--scopes", "*")
-    assert actor_for_api_key(out.strip()).permissions == frozenset({"*"})
+    assert lookup_api_key(out.strip())[0].permissions == frozenset({"*"})
     listing, _ = _run("apikey", "list", "--org", org.slug)
     assert raw not in listing and f"{key.prefix}\tactive\tERP" in listing
     _run("apikey", "revoke", "--org", org.slug, "--prefix", key.prefix)
-    assert actor_for_api_key(raw) is None
+    assert lookup_api_key(raw)[0] is None
 
 
 def test_apikey_refuses_bad_input(org):

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from siyu.iam import services
-from siyu.iam.auth import actor_for_api_key
+from siyu.iam.auth import lookup_api_key
 from siyu.iam.models import ApiKey, Department, Role
 from siyu.iam.selectors import actor_for_membership
 from siyu.kernel.actor import Actor, DataScope, FieldAccess
@@ -122,10 +122,10 @@ def test_role_delete_and_last_admin_guard(org, admin_actor, make_member):
 def test_api_key_lifecycle(org, admin_actor, make_member, audit_rows):
     key, raw = services.issue_api_key(actor=admin_actor, name="ERP", scopes=["iam.user.read"])
     assert raw.startswith(f"siyu_{key.prefix}") and raw not in key.key_hash
-    assert actor_for_api_key(raw).permissions == frozenset({"iam.user.read"})
+    assert lookup_api_key(raw)[0].permissions == frozenset({"iam.user.read"})
     assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/iam/users").status_code == 200
     services.revoke_api_key(actor=admin_actor, key=key.pk)
-    assert actor_for_api_key(raw) is None
+    assert lookup_api_key(raw)[0] is None
     assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/iam/users").status_code == 401
     assert [r[0] for r in audit_rows("create", "revoke") if r[1] == "iam.apikey"] == ["create", "revoke"]
     assert raw not in str(audit_rows())

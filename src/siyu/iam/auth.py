@@ -22,7 +22,7 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _lookup_api_key(raw: str) -> tuple[Actor | None, int | None]:
+def lookup_api_key(raw: str) -> tuple[Actor | None, int | None]:
     """The key's actor and its per-minute rate limit, in one query (None when unknown, revoked or expired)."""
     if not raw.startswith(KEY_PREFIX) or len(raw) < len(KEY_PREFIX) + 20:
         return None, None
@@ -47,18 +47,14 @@ def _lookup_api_key(raw: str) -> tuple[Actor | None, int | None]:
 
 
 def api_key_for_request(request: HttpRequest, raw: str) -> tuple[Actor | None, int | None]:
-    """`_lookup_api_key`, once per request: the rate limiter and idempotency (kernel middleware) ask before
+    """`lookup_api_key`, once per request: the rate limiter and idempotency (kernel middleware) ask before
     ninja's auth does, and both must not pay for the lookup twice."""
     cached = getattr(request, "_siyu_api_key", None)
     if cached is not None and cached[0] == raw:
         return cached[1], cached[2]
-    actor, rate = _lookup_api_key(raw)
+    actor, rate = lookup_api_key(raw)
     request._siyu_api_key = (raw, actor, rate)
     return actor, rate
-
-
-def actor_for_api_key(raw: str) -> Actor | None:
-    return _lookup_api_key(raw)[0]
 
 
 class ApiKeyAuth(HttpBearer):
