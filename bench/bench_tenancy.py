@@ -248,12 +248,11 @@ def run(args, rest) -> dict:
     multi_conn = single_conn.__class__({**single_conn.settings_dict, "NAME": multi_name}, "default")
     connections["default"] = multi_conn
     multi = _existing(password, with_roles=True) if reuse else _build_multi(opts, password)
-    _use_conn = connections.__setitem__
     rng = random.Random(7)
     callers = [("single.admin", single_conn, single["clients"]["admin"])] + [
         (f"multi.{who}", multi_conn, multi["clients"][who]) for who in ("admin", "manager", "rep")]
     for _key, conn, (client, ids) in callers:  # warm-up
-        _use_conn("default", conn)
+        connections["default"] = conn
         for _ in range(30):
             _one(client, ids, rng)
     rounds: dict[str, list[dict]] = {key: [] for key, _, _ in callers}
@@ -264,7 +263,7 @@ def run(args, rest) -> dict:
             order = callers[:]
             rng.shuffle(order)
             for key, conn, (client, ids) in order:
-                _use_conn("default", conn)
+                connections["default"] = conn
                 list_ms, detail_ms, err = _one(client, ids, rng)
                 samples[key]["list"].append(list_ms)
                 samples[key]["detail"].append(detail_ms)
