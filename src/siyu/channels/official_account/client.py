@@ -4,7 +4,8 @@ One client = one (AppID, AppSecret). Like the WeCom client it takes a token from
 limiter, puts the shared cached access token (``channels.tokens``: cross-process cache with a lock) in the query
 string, maps ``errcode`` to typed exceptions (``errors``), refreshes the token once when the platform refuses it
 (40001 / 40014 / 42001) and repeats the call once, retries busy answers and transport failures with backoff
-(a write only when it cannot have been applied), and logs the API path and errcode only.
+(a write only when it cannot have been applied), and logs the API path and errcode only: the transport shared
+with the WeCom client (``channels.api_client.ApiClient``).
 
 Methods: ``send_template`` (``message/template/send`` with ``client_msg_id``), ``create_qrcode``
 (``qrcode/create``, temporary or permanent, string scenes), ``user_info`` and ``followers`` (``user/get``).
@@ -12,30 +13,27 @@ Methods: ``send_template`` (``message/template/send`` with ``client_msg_id``), `
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-import tenacity
 
+from siyu.channels.api_client import ApiClient, RetryPolicy
 from siyu.channels.errors import ChannelValidationError
 from siyu.channels.ratelimit import TokenBucketLimiter
-from siyu.channels.redaction import install_log_redaction, redact
+from siyu.channels.redaction import install_log_redaction
 from siyu.channels.tokens import AccessTokens, IssuedToken, TokenStore, default_token_store, token_key
 
 from .errors import OaTokenInvalid, OaTransportError, error_for, retries_in_call
 
-logger = logging.getLogger(__name__)
 install_log_redaction("httpx")
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 TEMP_QR_MAX_SECONDS = 2_592_000  # 30 days
 SCENE_MAX = 64  # scene_str: 1..64 characters
 CLIENT_MSG_ID_MAX = 64
-RETRY_ATTEMPTS = 4
 
 _limiter_lock = threading.Lock()
 _limiter: TokenBucketLimiter | None = None
@@ -51,7 +49,13 @@ def default_rate_limiter() -> TokenBucketLimiter:
         return _limiter
 
 
-class OfficialAccountClient:
+class OfficialAccountClient(ApiClient):
+    label = "official account"
+    transport_error = OaTransportError
+    token_invalid = OaTokenInvalid
+    error_for = staticmethod(error_for)
+    retries_in_call = staticmethod(retries_in_call)
+
     def __init__(
         self, *, appid: str, secret: str, api_base: str = DEFAULT_API_BASE, token_store: TokenStore | None = None,
         rate_limiter: TokenBucketLimiter | None = None, http: httpx.Client | None = None, timeout: float = 10.0,
@@ -62,15 +66,15 @@ class OfficialAccountClient:
         self._secret = secret
         self._http = http or httpx.Client(timeout=timeout)
         self._limiter = rate_limiter or default_rate_limiter()
-        self._sleep = sleep
+        self._retry, self._sleep = RetryPolicy(), sleep
         self._tokens = AccessTokens(key=token_key(appid, secret, channel="oa"),
                                     store=token_store or default_token_store(), fetch=self._fetch_token)
 
     def __repr__(self) -> str:
         return f"OfficialAccountClient(appid={self.appid!r}, api_base={self.api_base!r})"
 
-    def close(self) -> None:
-        self._http.close()
+    def limit_key(self, api: str) -> str:
+        return f"oa:{self.appid}:{api}"
 
     # --- transport -----------------------------------------------------------------------------------------
 
@@ -81,52 +85,6 @@ class OfficialAccountClient:
         if not isinstance(token, str) or not token:
             raise OaTransportError("token answered without access_token", api="token")
         return IssuedToken(token=token, expires_in=int(data.get("expires_in") or 7200))
-
-    def call(self, method: str, api: str, *, params: Mapping[str, Any] | None = None,
-             body: Mapping[str, Any] | None = None, idempotent: bool) -> dict[str, Any]:  # fmt: skip
-        token = self._tokens.get()
-        try:
-            return self._retrying(lambda: self._request(method, api, params, body, token), idempotent=idempotent)
-        except OaTokenInvalid as exc:
-            logger.info("official account %s: access token refused (errcode %s), refreshing once", api, exc.errcode)
-        token = self._tokens.refresh(token)
-        return self._retrying(lambda: self._request(method, api, params, body, token), idempotent=idempotent)
-
-    def _retrying(self, attempt: Callable[[], dict[str, Any]], *, idempotent: bool) -> dict[str, Any]:
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda exc: retries_in_call(exc, idempotent=idempotent)),
-            stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
-            wait=tenacity.wait_exponential(multiplier=0.5, max=8) + tenacity.wait_random(0, 0.5),
-            sleep=self._sleep, reraise=True,
-        )(attempt)  # fmt: skip
-
-    def _request(self, method: str, api: str, params: Mapping[str, Any] | None = None,
-                 body: Mapping[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:  # fmt: skip
-        self._limiter.acquire(f"oa:{self.appid}:{api}")
-        query = dict(params or {})
-        if token is not None:
-            query["access_token"] = token
-        try:
-            response = self._http.request(method, self.api_base + api, params=query, json=body)
-        except httpx.TransportError as exc:
-            not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise OaTransportError(type(exc).__name__, api=api, maybe_applied=not not_sent) from None
-        if response.status_code != 200:
-            raise OaTransportError(f"HTTP {response.status_code}", api=api, maybe_applied=True)
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise OaTransportError("response is not a JSON object", api=api, maybe_applied=True)
-        try:
-            errcode = int(data.get("errcode") or 0)
-        except (TypeError, ValueError):
-            raise OaTransportError("errcode is not a number", api=api, maybe_applied=True) from None
-        logger.debug("official account %s %s errcode=%s", method, api, errcode)
-        if errcode:
-            raise error_for(errcode, redact(str(data.get("errmsg", "")), self._secret, token), api=api)
-        return data
 
     # --- APIs ------------------------------------------------------------------------------------------------
 

@@ -12,35 +12,33 @@ One client = one (corp, secret): the customer-contact secret for ``externalconta
    exponential backoff and jitter (not 41051, and not a write that may already have been applied);
 5. logs the API path and errcode only: secrets and tokens never reach logs or exception messages.
 
+Steps 2–5 are the transport it shares with the official-account client (``channels.api_client.ApiClient``).
+
 Methods return WeCom's JSON object (minus nothing: ``errcode``/``errmsg`` stay) so callers read the documented
 field names.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import tenacity
 
+from siyu.channels.api_client import ApiClient, RetryPolicy
 from siyu.channels.ratelimit import TokenBucketLimiter
-from siyu.channels.redaction import install_log_redaction, redact
+from siyu.channels.redaction import install_log_redaction
 from siyu.channels.tokens import AccessTokens, IssuedToken, TokenStore, default_token_store, token_key
 from siyu.channels.wecom import validation as v
 from siyu.channels.wecom.errors import (
-    WeComError,
     WeComTokenInvalid,
     WeComTransportError,
     error_for,
     retries_in_call,
 )
 
-logger = logging.getLogger(__name__)
 install_log_redaction("httpx")
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -51,14 +49,6 @@ DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
 # 1 000 + 60 × 37.5 = 3 250 calls (< 10 000) and any hour at most 1 000 + 3600 × 37.5 = 136 000 (< 150 000).
 DEFAULT_RATE_PER_SECOND = 37.5
 DEFAULT_BURST = 1000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4  # the call plus 3 retries ("-1 system busy: retry ≤ 3 times")
-    initial_wait: float = 0.5
-    max_wait: float = 8.0
-    jitter: float = 0.5
 
 
 _process_defaults_lock = threading.Lock()
@@ -74,7 +64,13 @@ def default_rate_limiter() -> TokenBucketLimiter:
         return _process_limiter
 
 
-class WeComClient:
+class WeComClient(ApiClient):
+    label = "wecom"
+    transport_error = WeComTransportError
+    token_invalid = WeComTokenInvalid
+    error_for = staticmethod(error_for)
+    retries_in_call = staticmethod(retries_in_call)
+
     def __init__(
         self,
         *,
@@ -101,8 +97,8 @@ class WeComClient:
     def __repr__(self) -> str:
         return f"WeComClient(corp_id={self.corp_id!r}, api_base={self.api_base!r})"
 
-    def close(self) -> None:
-        self._http.close()
+    def limit_key(self, api: str) -> str:
+        return f"{self.corp_id}:{api}"
 
     # --- transport ---------------------------------------------------------------------------------------
 
@@ -117,74 +113,6 @@ class WeComClient:
         if not isinstance(token, str) or not token:
             raise WeComTransportError("gettoken answered without access_token", api="gettoken")
         return IssuedToken(token=token, expires_in=int(data.get("expires_in") or 7200))
-
-    def call(
-        self,
-        method: str,
-        api: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        idempotent: bool,
-    ) -> dict[str, Any]:
-        """Call ``api`` (a path under the API base) with the access token; refresh it once if WeCom refuses it."""
-        token = self._tokens.get()
-        try:
-            return self._retrying(
-                lambda: self._request(method, api, params, body, token), idempotent=idempotent
-            )
-        except WeComTokenInvalid as exc:
-            logger.info("wecom %s: access token refused (errcode %s), refreshing once", api, exc.errcode)
-        token = self._tokens.refresh(token)
-        return self._retrying(lambda: self._request(method, api, params, body, token), idempotent=idempotent)
-
-    def _retrying(self, attempt: Callable[[], dict[str, Any]], *, idempotent: bool) -> dict[str, Any]:
-        policy = self._retry
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda exc: retries_in_call(exc, idempotent=idempotent)),
-            stop=tenacity.stop_after_attempt(policy.attempts),
-            wait=tenacity.wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
-            + tenacity.wait_random(0, policy.jitter),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        return retrying(attempt)
-
-    def _request(
-        self,
-        method: str,
-        api: str,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        self._limiter.acquire(f"{self.corp_id}:{api}")
-        query = dict(params or {})
-        if token is not None:
-            query["access_token"] = token
-        try:
-            response = self._http.request(method, self.api_base + api, params=query, json=body)
-        except httpx.TransportError as exc:
-            # Connection never made: WeCom cannot have acted. Anything later (read timeout …) may have been applied.
-            not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-            raise WeComTransportError(type(exc).__name__, api=api, maybe_applied=not not_sent) from None
-        if response.status_code != 200:
-            raise WeComTransportError(f"HTTP {response.status_code}", api=api, maybe_applied=True)
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise WeComTransportError("response is not a JSON object", api=api, maybe_applied=True)
-        try:
-            errcode = int(data.get("errcode") or 0)
-        except (TypeError, ValueError):
-            raise WeComTransportError("errcode is not a number", api=api, maybe_applied=True) from None
-        logger.debug("wecom %s %s errcode=%s", method, api, errcode)
-        if errcode:
-            raise error_for(errcode, redact(str(data.get("errmsg", "")), self._secret, token), api=api)
-        return data
 
     def _pages(self, fetch: Callable[[str], dict[str, Any]]) -> Iterator[dict[str, Any]]:
         cursor = ""
@@ -549,11 +477,3 @@ def _compact(**fields: Any) -> dict[str, Any]:
     """Drop unset optional fields so WeCom applies its documented defaults."""
     return {k: v for k, v in fields.items() if v is not None}
 
-
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, WeComError):
-        logger.warning(
-            "wecom %s: %s (errcode %s), attempt %d, retrying in %.2fs",
-            exc.api, type(exc).__name__, exc.errcode, state.attempt_number, state.upcoming_sleep,
-        )  # fmt: skip
