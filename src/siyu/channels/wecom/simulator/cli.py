@@ -94,27 +94,24 @@ def _add_corp(args: argparse.Namespace, sim: Sim) -> int:
 
 
 def _set_callback(args: argparse.Namespace, sim: Sim) -> int:
+    result: dict[str, Any]
     if args.appid:
         state.set_oa_callback_url(sim.store, args.appid, args.url)
-        oa_result: dict[str, Any] = {"appid": args.appid, "callback_url": args.url}
-        if args.verify:
+        result = {"appid": args.appid, "callback_url": args.url}
+    else:
+        corp_id = state.only_corp(sim.store, args.corp_id)
+        state.set_callback_url(sim.store, corp_id, args.url)
+        result = {"corp_id": corp_id, "callback_url": args.url}
+    ok = True
+    if args.verify:
+        if args.appid:
             oa = sim.store.one("SELECT * FROM oa_accounts WHERE appid = ?", args.appid)
             ok, detail = delivery.verify_oa_callback_url(oa, now=sim.now())
-            oa_result.update(verified=ok, detail=detail)
-            _print(oa_result)
-            return 0 if ok else 1
-        _print(oa_result)
-        return 0
-    corp_id = state.only_corp(sim.store, args.corp_id)
-    state.set_callback_url(sim.store, corp_id, args.url)
-    result: dict[str, Any] = {"corp_id": corp_id, "callback_url": args.url}
-    if args.verify:
-        ok, detail = delivery.verify_callback_url(state.corp_row(sim.store.conn(), corp_id), now=sim.now())
+        else:
+            ok, detail = delivery.verify_callback_url(state.corp_row(sim.store.conn(), corp_id), now=sim.now())
         result.update(verified=ok, detail=detail)
-        _print(result)
-        return 0 if ok else 1
     _print(result)
-    return 0
+    return 0 if ok else 1
 
 
 def _status(args: argparse.Namespace, sim: Sim) -> int:

@@ -105,15 +105,8 @@ def verify_callback_url(corp: sqlite3.Row, *, now: float, timeout: float = 5.0) 
     timestamp, nonce = str(int(now)), _nonce()
     query = urlencode({"msg_signature": crypt.signature(timestamp, nonce, echostr), "timestamp": timestamp,
                        "nonce": nonce, "echostr": echostr})  # fmt: skip
-    try:
-        answer = httpx.get(with_query(corp["callback_url"], query), timeout=timeout, verify=tls_context())
-    except httpx.HTTPError as exc:
-        return False, f"{type(exc).__name__}"
-    if answer.status_code != 200:
-        return False, f"HTTP {answer.status_code}"
-    if answer.text != plain:
-        return False, "answer is not the decrypted echostr (40057)"
-    return True, "ok"
+    return _echo_check(corp["callback_url"], query, plain, "answer is not the decrypted echostr (40057)",
+                       timeout=timeout)  # fmt: skip
 
 
 def verify_oa_callback_url(oa: sqlite3.Row, *, now: float, timeout: float = 5.0) -> tuple[bool, str]:
@@ -125,14 +118,19 @@ def verify_oa_callback_url(oa: sqlite3.Row, *, now: float, timeout: float = 5.0)
     timestamp, nonce = str(int(now)), _nonce()
     query = urlencode({"signature": oa_signature(token=oa["token"], timestamp=timestamp, nonce=nonce),
                        "timestamp": timestamp, "nonce": nonce, "echostr": echostr})  # fmt: skip
+    return _echo_check(oa["callback_url"], query, echostr, "answer is not the echostr", timeout=timeout)
+
+
+def _echo_check(url: str, query: str, expected: str, mismatch: str, *, timeout: float) -> tuple[bool, str]:
+    """Both URL checks end alike: GET the URL with ``query``; the body must be ``expected`` exactly."""
     try:
-        answer = httpx.get(with_query(oa["callback_url"], query), timeout=timeout, verify=tls_context())
+        answer = httpx.get(with_query(url, query), timeout=timeout, verify=tls_context())
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}"
     if answer.status_code != 200:
         return False, f"HTTP {answer.status_code}"
-    if answer.text != echostr:
-        return False, "answer is not the echostr"
+    if answer.text != expected:
+        return False, mismatch
     return True, "ok"
 
 
