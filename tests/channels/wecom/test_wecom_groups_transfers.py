@@ -18,6 +18,7 @@ import time_machine
 from django.test import Client
 
 from siyu.cdp.models import Identity, TimelineEntry
+from siyu.channels.errors import ChannelError
 from siyu.channels.wecom import corps, grouplivecodes, groups, sync, tasks, transfers
 from siyu.channels.wecom.models import (
     DeletedBy,
@@ -264,6 +265,8 @@ def test_group_live_code_routes_scanners_to_groups_with_room(org, sim, creds, co
     grouplivecodes.delete_group_code(actor=system, code_pk=code.pk)
     code.refresh_from_db()
     assert not code.is_active
+    with pytest.raises(ChannelError):  # the join way is gone in WeCom too (41040)
+        corps.client_for(corp).get_join_way(config_id=code.config_id)
 
 
 @pytest.fixture

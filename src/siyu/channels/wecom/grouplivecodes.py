@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from siyu.kernel import clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 from siyu.kernel.errors import ValidationFailed
@@ -24,7 +23,7 @@ from siyu.kernel.errors import ValidationFailed
 from . import validation as v
 from .contacts import system_actor
 from .corps import client_for, corp_of, require
-from .livecodes import _text, code_row
+from .livecodes import _text, code_row, retire
 from .models import Corp, GroupChat, GroupLiveCode
 
 OBJECT = "wecom.group_live_code"
@@ -130,12 +129,7 @@ def delete_group_code(*, actor: Actor, code_pk: Any) -> GroupLiveCode:
     """Delete the join way in WeCom; the code stays (inactive) with its ``state`` and its join counts."""
     require(actor, "channels.livecode.manage")
     code = group_code_of(actor, code_pk, active=True)
-    if code.config_id:
-        client_for(code.corp).del_join_way(config_id=code.config_id)
-    code.is_active, code.deleted_at = False, clock.now()
-    code.save(update_fields=["is_active", "deleted_at", "updated_at"])
-    record_write(actor, "delete", OBJECT, code.pk, {"is_active": [True, False]})
-    return code
+    return retire(actor, code, OBJECT, lambda config_id: client_for(code.corp).del_join_way(config_id=config_id))
 
 
 def group_code_of(actor: Actor, code_pk: Any, *, active: bool = False) -> GroupLiveCode:

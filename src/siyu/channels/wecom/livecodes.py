@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -208,16 +208,22 @@ def delete_live_code(*, actor: Actor, code_pk: Any) -> LiveCode:
     """Delete the contact way in WeCom; the code stays (inactive) for its statistics and its ``state``."""
     require(actor, "channels.livecode.manage")
     code = live_code_of(actor, code_pk, active=True)
-    if code.config_id:
-        client_for(code.corp).del_contact_way(config_id=code.config_id)
-    code.is_active, code.deleted_at = False, clock.now()
-    code.save(update_fields=["is_active", "deleted_at", "updated_at"])
-    record_write(actor, "delete", OBJECT, code.pk, {"is_active": [True, False]})
-    return code
+    return retire(actor, code, OBJECT, lambda config_id: client_for(code.corp).del_contact_way(config_id=config_id))
 
 
 def live_code_of(actor: Actor, code_pk: Any, *, active: bool = False) -> LiveCode:
     return code_row(LiveCode.objects.in_org(actor), code_pk, active=active)
+
+
+def retire(actor: Actor, code, obj: str, delete_way: Callable[[str], Any]):
+    """Delete the live code's (channel or group) way in WeCom first (``delete_way(config_id)``), then keep the
+    code inactive: its row, ``state`` and statistics stay."""
+    if code.config_id:
+        delete_way(code.config_id)
+    code.is_active, code.deleted_at = False, clock.now()
+    code.save(update_fields=["is_active", "deleted_at", "updated_at"])
+    record_write(actor, "delete", obj, code.pk, {"is_active": [True, False]})
+    return code
 
 
 def code_row(qs, code_pk: Any, *, active: bool):
