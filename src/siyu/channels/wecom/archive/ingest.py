@@ -67,7 +67,8 @@ def ingest(config: ArchiveConfig, *, source: ArchiveSource | None = None, max_ba
 
 
 class _Batch:
-    """Lookups for one batch: employees and contacts by id, the last direction of each conversation."""
+    """Lookups for one batch: employees and contacts by id, the msgids already stored, the last direction of each
+    conversation (one query each, not one per record)."""
 
     def __init__(self, actor: Actor, config: ArchiveConfig, records: list[ChatRecord]):
         parties: set[str] = set()
@@ -78,6 +79,8 @@ class _Batch:
                           .select_related("membership__department")}
         self.contacts = {c.external_userid: c for c in ExternalContact.objects.in_org(actor)
                          .filter(corp=config.corp, external_userid__in=parties).select_related("profile")}
+        self.stored = set(ArchivedMessage.objects.in_org(actor).filter(
+            corp=config.corp, msgid__in=[r.msgid for r in records]).values_list("msgid", flat=True))
         self.last: dict[tuple[int, int], str | None] = {}
         self.actor = actor
 
@@ -125,7 +128,7 @@ def _apply(actor: Actor, config: ArchiveConfig, records: list[ChatRecord], count
                                    at=at).allowed:
             counts["no_consent"] += 1
             continue
-        if ArchivedMessage.objects.in_org(actor).filter(corp=config.corp, msgid=record.msgid).exists():
+        if record.msgid in batch.stored:
             counts["duplicate"] += 1
             continue
         direction = ArchivedMessage.Direction.IN if sender == contact.external_userid else ArchivedMessage.Direction.OUT
@@ -135,6 +138,7 @@ def _apply(actor: Actor, config: ArchiveConfig, records: list[ChatRecord], count
         encrypted.set_encrypted(message, "content", json.dumps(msg.get(msgtype) or {}, ensure_ascii=False))
         previous = batch.previous_direction(employee, contact, at)  # before this message is written
         message.save()
+        batch.stored.add(record.msgid)
         batch.last[(employee.pk, contact.pk)] = direction
         add_entry(profile=contact.profile, kind=CHAT_MESSAGE, at=at, ref_type="wecom.archive.message",
                   ref_id=str(message.pk), data={"employee": employee.name or employee.userid,
