@@ -53,12 +53,16 @@ def find_sent(client: WeComClient, batch: BroadcastBatch, actor: Actor) -> str:
     broadcast = batch.broadcast
     now = clock.now()
     start = max((broadcast.planned_at or broadcast.created_at) - dt.timedelta(minutes=5), now - LIST_WINDOW)
-    owned = set(BroadcastBatch.objects.in_org(actor).filter(broadcast__corp_id=broadcast.corp_id)
-                .exclude(msgid="").values_list("msgid", flat=True))
+    candidates = [str(item["msgid"]) for item in _tasks_since(client, batch.sender.userid, start, now)
+                  if item.get("msgid") and (item.get("text") or {}).get("content") == broadcast.text]
+    if not candidates:
+        return ""
+    # Only the listed tasks are looked up, not every msgid the corp's broadcasts ever owned.
+    owned = set(BroadcastBatch.objects.in_org(actor).filter(broadcast__corp_id=broadcast.corp_id,
+                                                            msgid__in=candidates).values_list("msgid", flat=True))
     mine = set(batch.recipients.values_list("external_userid", flat=True))
-    for item in _tasks_since(client, batch.sender.userid, start, now):
-        msgid = str(item.get("msgid") or "")
-        if not msgid or msgid in owned or (item.get("text") or {}).get("content") != broadcast.text:
+    for msgid in candidates:
+        if msgid in owned:
             continue
         first = client.get_groupmsg_send_result(msgid=msgid, userid=batch.sender.userid, limit=1)
         rows = first.get("send_list") or ()
