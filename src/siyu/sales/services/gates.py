@@ -12,13 +12,11 @@ approval without an approved record is refused with 409 ``approval_required`` (n
 request (``GateApprovalRequested`` event), submitted to the platform's approval engine when one of its processes
 for ``sales.gate_approval`` matches (``gate_approvals.py``: the engine's approvers decide, nothing else can);
 otherwise :func:`record_gate_decision` (``sales.opportunity.approve``, not one's own request) marks it approved or
-rejected. Either way the move succeeds only after an approval. The engine may instead replace the checker with
-:func:`register_approval_checker` (``fn(opportunity, stage) -> bool``: True while approval is still missing).
+rejected. Either way the move succeeds only after an approval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from siyu.kernel import auditing, clock, events
@@ -28,19 +26,11 @@ from siyu.platform.selectors import object_meta
 
 from ..events import GateApprovalRequested
 from ..models.opportunities import ApprovalStatus, GateApproval, Opportunity, Stage, StageGate, StageKind
+from . import gate_approvals
 from .common import as_int, require, text
 
 OBJECT = "sales.opportunity"
 STANDARD_REQUIRABLE = {"amount", "expected_close_date", "account_id", "contact_id", "description", "owner_id"}
-
-_checker: Callable[[Opportunity, Stage], bool] | None = None
-
-
-def register_approval_checker(fn: Callable[[Opportunity, Stage], bool]) -> None:
-    """The approval engine's way in: ``fn(opportunity, stage)`` is True while entry still needs an approval."""
-    global _checker
-    _checker = fn
-
 
 def _approved(opportunity: Opportunity, stage: Stage) -> bool:
     return GateApproval.objects.filter(opportunity=opportunity, stage=stage,
@@ -52,8 +42,6 @@ def gate_requires_approval(opportunity: Opportunity, stage: Stage) -> bool:
     gate = StageGate.objects.filter(stage=stage).first()
     if gate is None or not gate.requires_approval:
         return False
-    if _checker is not None:
-        return _checker(opportunity, stage)
     return not _approved(opportunity, stage)
 
 
@@ -113,8 +101,6 @@ def request_approval(*, actor: Actor, opportunity: Opportunity, stage: Stage) ->
                           stage_id=stage.pk, approval_id=approval.pk)
     events.emit(GateApprovalRequested(org_id=opportunity.org_id, approval_id=approval.pk,
                                       opportunity_id=opportunity.pk, stage_id=stage.pk))
-    from . import gate_approvals
-
     if gate_approvals.has_process(actor, approval):  # the engine's approvers decide (see gate_approvals)
         gate_approvals.submit(actor, approval)
         approval.refresh_from_db()
@@ -131,7 +117,7 @@ def record_gate_decision(*, actor: Actor, approval_id: Any, approved: bool, comm
         raise NotFound("not found")
     if approval.status != ApprovalStatus.PENDING:
         raise Conflict("already decided", code="already_decided")
-    if approval.external_ref.startswith("approval:"):
+    if approval.external_ref.startswith(gate_approvals.REF):
         raise Conflict("this approval is decided in the approval inbox by its approvers", code="approval_engine")
     if actor.user_id is not None and approval.requested_by_id == actor.user_id and not actor.is_admin:
         raise Conflict("you cannot approve your own request", code="own_request")
