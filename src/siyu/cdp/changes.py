@@ -61,12 +61,13 @@ def _emit(org_id: int, ids: set[int], reason: str) -> None:
 @contextmanager
 def batched(org_id: int, *, reason: str) -> Iterator[_Bucket]:
     """Collect the changes of the block (and add more through the yielded bucket's ``ids``); emit them as one
-    message at its end. Nothing is emitted when the block raises: its transaction is rolled back anyway."""
+    message at its end — or, inside an enclosing block of the same organisation (a sync page calling
+    ``create_profile`` per contact), hand them to it, so the outer block still costs one message. Nothing is
+    emitted when the block raises: its transaction is rolled back anyway."""
     bucket = _Bucket(org_id, reason)
     token = _bucket.set(bucket)
     try:
         yield bucket
     finally:
         _bucket.reset(token)
-    if bucket.ids:
-        _emit(org_id, bucket.ids, reason)
+    profiles_changed(org_id, bucket.ids, reason=reason)

@@ -154,3 +154,18 @@ def test_profile_services_move_profiles_in_and_out_without_a_recompute(system, a
     # one message per service call, never one per row it wrote
     assert all(len(m["profile_ids"]) <= 2 for m in changed_messages())
     assert_equals_full_recompute(system)
+
+
+def test_service_calls_inside_a_batched_block_cost_one_message(system, admin_actor):
+    """A caller looping over service calls (a sync page) wraps them in ``batched``: ``create_profile``'s own
+    block hands its ids to the enclosing one instead of emitting, so the page is one message, not one per call."""
+    from siyu.cdp.changes import batched
+
+    with transaction.atomic(), batched(system.org_id, reason="sync"):
+        a = profiles.create_profile(actor=admin_actor, data={"name": "甲"},
+                                    identifiers=[{"type": "phone", "value": "13900002222"}]).profile
+        b = profiles.create_profile(actor=admin_actor, data={"name": "乙"},
+                                    identifiers=[{"type": "phone", "value": "13900003333"}]).profile
+        profiles.tag_profile(actor=admin_actor, profile_id=a.pk, tags=[("价值", "VIP")])
+        assert changed_messages() == []  # nothing before the block ends
+    assert [(m["reason"], m["profile_ids"]) for m in changed_messages()] == [("sync", sorted([a.pk, b.pk]))]

@@ -86,8 +86,13 @@ def active_segments(actor: Actor) -> list[tuple[Segment, Node]]:
 
 def refresh_profiles(actor: Actor, profile_ids: Iterable[int], *, now: dt.datetime | None = None) -> Changes:
     """Re-evaluate these profiles' membership in every active segment of ``actor``'s organisation, write the
-    differences and emit ``SegmentEntered`` / ``SegmentExited``. Call it inside the transaction that changed the
-    profiles (after the batch's events and rollups are written). Merged and deleted profiles leave every segment."""
+    differences and emit ``SegmentEntered`` / ``SegmentExited``. Call it inside a transaction (the outbox
+    handler's, see ``cdp/handlers.py``). Merged and deleted profiles leave every segment.
+
+    On PostgreSQL the profiles are locked first (in id order, as ingestion locks them): two refreshes of the
+    same profile then run one after the other, and the second evaluates after the first has written, so a
+    refresh that read an older state can never write after one that read a newer state. SQLite has one
+    writer at a time anyway."""
     ids = sorted({int(i) for i in profile_ids})
     changes = Changes()
     if not ids:
@@ -95,6 +100,9 @@ def refresh_profiles(actor: Actor, profile_ids: Iterable[int], *, now: dt.dateti
     segments = active_segments(actor)
     if not segments:
         return changes
+    if connection.vendor == "postgresql":
+        list(Profile.objects.in_org(actor).filter(pk__in=ids).order_by("pk").select_for_update()
+             .values_list("pk", flat=True))
     now = now or clock.now()
     system = Actor.system(actor.org_id)
     tune_session()
