@@ -76,10 +76,13 @@ def link_accounts(actor: Actor, calls: list[GroupCall], live) -> Linked:
         else:
             _update_account(actor, account, name, extra, out)
         people = sorted({live(c.profile_id) for c in group_calls} - {account.pk})
-        moved = Profile.objects.filter(pk__in=people, kind=ProfileKind.PERSON).exclude(account_id=account.pk)
-        for pid, before in list(moved.values_list("pk", "account_id")):
-            Profile.objects.filter(pk=pid).update(account_id=account.pk)
-            record_write(actor, "update", "cdp.profile", pid, {"account_id": [before, account.pk]}, via="group")
+        moved = (Profile.objects.in_org(actor).filter(pk__in=people, kind=ProfileKind.PERSON)
+                 .exclude(account_id=account.pk))
+        before = dict(moved.values_list("pk", "account_id"))  # the batch holds these rows' locks (PostgreSQL)
+        if before:
+            Profile.objects.in_org(actor).filter(pk__in=before).update(account_id=account.pk)  # one statement
+        for pid, was in before.items():
+            record_write(actor, "update", "cdp.profile", pid, {"account_id": [was, account.pk]}, via="group")
             out.changed.add(pid)
     return out
 
