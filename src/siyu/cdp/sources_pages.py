@@ -47,17 +47,11 @@ def source_list(request, actor):
 
 @require_POST
 @customer_page(sources.MANAGE)
-def source_disable(request, actor, source_id: int):
-    source = sources.set_active(actor=actor, source_id=source_id, active=False)
-    messages.success(request, _("%(name)s is disabled: its key is refused from now on.") % {"name": source.name})
-    return HttpResponseRedirect(reverse("cdp_sources"))
-
-
-@require_POST
-@customer_page(sources.MANAGE)
-def source_enable(request, actor, source_id: int):
-    source = sources.set_active(actor=actor, source_id=source_id, active=True)
-    messages.success(request, _("%(name)s is enabled.") % {"name": source.name})
+def source_set_active(request, actor, source_id: int, active: bool):
+    """``disable/`` and ``enable/`` (``active`` comes from the URL pattern)."""
+    source = sources.set_active(actor=actor, source_id=source_id, active=active)
+    text = _("%(name)s is enabled.") if active else _("%(name)s is disabled: its key is refused from now on.")
+    messages.success(request, text % {"name": source.name})
     return HttpResponseRedirect(reverse("cdp_sources"))
 
 

@@ -24,7 +24,9 @@ urlpatterns = [
     path("merges/<int:merge_id>/unmerge/", pages.merge_undo, name="cdp_merge_undo"),
     path("lifecycle-stages/", pages.stage_settings, name="cdp_stages"),
     path("sources/", sources_pages.source_list, name="cdp_sources"),
-    path("sources/<int:source_id>/disable/", sources_pages.source_disable, name="cdp_source_disable"),
-    path("sources/<int:source_id>/enable/", sources_pages.source_enable, name="cdp_source_enable"),
+    path("sources/<int:source_id>/disable/", sources_pages.source_set_active, {"active": False},
+         name="cdp_source_disable"),
+    path("sources/<int:source_id>/enable/", sources_pages.source_set_active, {"active": True},
+         name="cdp_source_enable"),
     path("sources/<int:source_id>/rotate/", sources_pages.source_rotate, name="cdp_source_rotate"),
 ]

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
-from siyu.kernel.errors import NotFound, PermissionDenied, ValidationFailed
+from siyu.kernel.errors import NotFound, ValidationFailed
 
 from ..models import Source
+from ..profiles import require
 
 PREFIX_CHARS = 16  # Source.key_prefix max_length
 CACHE_SECONDS = 60.0
@@ -41,11 +42,6 @@ def _hash(raw: str) -> str:
 MANAGE = "cdp.source.manage"
 
 
-def _require(actor: Actor) -> None:
-    if not actor.can(MANAGE):
-        raise PermissionDenied(f"missing permission {MANAGE}", code="permission_denied")
-
-
 def _new_key() -> tuple[str, str]:
     prefix = "wk" + secrets.token_hex((PREFIX_CHARS - 2) // 2)
     return prefix, prefix + secrets.token_urlsafe(24)
@@ -53,7 +49,7 @@ def _new_key() -> tuple[str, str]:
 
 def create_source(*, actor: Actor, name: str) -> tuple[Source, str]:
     """Create a source and return it with its write key (the only time the key is available in clear)."""
-    _require(actor)
+    require(actor, MANAGE)
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationFailed("invalid source name", fields={"name": ["1 to 120 characters"]})
@@ -81,7 +77,7 @@ def _source(actor: Actor, source_id: object) -> Source:
 def set_active(*, actor: Actor, source_id: object, active: bool) -> Source:
     """Disable (its key is refused within ``CACHE_SECONDS`` in every web process) or enable a source. Events
     already accepted are still processed."""
-    _require(actor)
+    require(actor, MANAGE)
     source = _source(actor, source_id)
     if source.is_active != active:
         source.is_active = active
@@ -94,7 +90,7 @@ def set_active(*, actor: Actor, source_id: object, active: bool) -> Source:
 def rotate_key(*, actor: Actor, source_id: object) -> tuple[Source, str]:
     """A new write key for the source (shown once); the old one stops working (within ``CACHE_SECONDS`` in
     other web processes). Its events, counts and name stay."""
-    _require(actor)
+    require(actor, MANAGE)
     source = _source(actor, source_id)
     before = source.key_prefix
     source.key_prefix, raw = _new_key()
