@@ -28,6 +28,7 @@ import time
 import uuid
 
 from bench import bench_ingest
+from bench.bench_event_latency import _pending, _post  # the same probe request and backlog count as P3
 from bench.bench_ingest import EVENTS_PER_BATCH, Stack, drive, load_average, make_event
 from bench.stats import summary
 
@@ -61,17 +62,6 @@ with transaction.atomic():
     probe = services.create_segment(actor=actor, name="probe", rules={"type": "event", "name": "PROBE_EVENT"})
 print(json.dumps({"probe": probe.pk}))
 """.replace("PROBE_EVENT", PROBE_EVENT)
-
-
-def _post(conn: http.client.HTTPConnection, path: str, body: bytes, auth: str) -> int:
-    conn.request("POST", path, body=body, headers={"Content-Type": "application/json", "Authorization": auth})
-    resp = conn.getresponse()
-    resp.read()
-    return resp.status
-
-
-def _pending(stack: Stack) -> int:
-    return stack.sql("SELECT COUNT(*) FROM cdp_eventbatch WHERE processed_at IS NULL")[0][0]
 
 
 def _payload(value) -> dict:
