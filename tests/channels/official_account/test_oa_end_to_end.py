@@ -10,7 +10,8 @@ import pytest
 
 from siyu.cdp.consent import ensure_default_purposes, record_consent
 from siyu.cdp.models import Identity, TimelineEntry
-from siyu.channels.official_account import qrcodes
+from siyu.channels.official_account import accounts, qrcodes
+from siyu.channels.official_account import adapter as adapter_module
 from siyu.channels.official_account.models import Follower, Scan, TemplateSend
 from siyu.channels.ports import Link, MessageContent, Recipient, SendStatus, registry
 from siyu.channels.wecom.simulator import actions, delivery, state
@@ -124,6 +125,30 @@ def test_template_messages_go_through_the_port_and_honour_consent(org, account, 
     gone = adapter.broadcast(idempotency_key="notice:3", recipients=[Recipient(address=openid)], content=content)
     assert [(r.status, r.code) for r in gone.results] == [(SendStatus.UNREACHABLE, "unsubscribed")]
     assert sent_in_sim() == 1
+
+
+def test_a_broadcast_uses_one_client_for_all_its_recipients_and_closes_it(org, account, sim, deliver, drain,
+                                                                          monkeypatch):
+    actor = Actor.system(org.pk)
+    openids = [actions.follow_oa(sim.sim, name=name)["openid"] for name in ("李雷", "韩梅梅", "张伟")]
+    assert all(row["status"] == "delivered" for row in deliver())
+    drain()
+    ensure_default_purposes(actor=actor)
+    for openid in openids:
+        record_consent(actor=actor, profile=follower(org, openid).profile, purpose="marketing", granted=True,
+                       source="test", channel="official_account")  # fmt: skip
+    built = []
+
+    def counting_client_for(acc):
+        built.append(accounts.client_for(acc))
+        return built[-1]
+
+    monkeypatch.setattr(adapter_module, "client_for", counting_client_for)
+    result = registry.adapter("official_account", org_id=org.pk).broadcast(
+        idempotency_key="notice:many", recipients=[Recipient(address=o) for o in openids],
+        content=MessageContent(text="周末活动"))  # fmt: skip
+    assert [r.status for r in result.results] == [SendStatus.ACCEPTED] * 3
+    assert len(built) == 1 and built[0]._http.is_closed
 
 
 def test_an_expired_token_is_refreshed_once_mid_run(org, account, sim, deliver, drain):

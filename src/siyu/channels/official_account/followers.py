@@ -11,6 +11,7 @@ changes no state (its timeline entry still records that it happened); one of the
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 from typing import Any
 
 from siyu.cdp import profiles as cdp_profiles
@@ -56,7 +57,8 @@ def _unionid(account: Account, openid: str) -> str:
     """The follower's unionid from ``user/info`` (empty when the account is not bound to an open platform, or the
     user unfollowed meanwhile). A platform outage is raised so the callback is retried."""
     try:
-        info = client_for(account).user_info(openid=openid)
+        with closing(client_for(account)) as client:
+            info = client.user_info(openid=openid)
     except ChannelError as exc:
         if getattr(exc, "retryable", False):
             raise

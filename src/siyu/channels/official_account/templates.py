@@ -23,7 +23,7 @@ from siyu.channels.ports import Recipient, RecipientResult, SendStatus
 from siyu.kernel import clock
 
 from . import timeline_kinds
-from .accounts import client_for
+from .client import OfficialAccountClient
 from .followers import current_profile, system_actor
 from .models import Account, CallbackLog, Follower, TemplateSend
 
@@ -35,8 +35,10 @@ def client_msg_id(idempotency_key: str, openid: str) -> str:
     return hashlib.sha256(f"{idempotency_key}\0{openid}".encode()).hexdigest()[:32]
 
 
-def send_one(account: Account, *, idempotency_key: str, recipient: Recipient, payload: Mapping[str, Any]) -> RecipientResult:
-    """Send the template ``payload`` (``template_id``, ``data``, ``url``/``miniprogram``) to one follower."""
+def send_one(account: Account, client: OfficialAccountClient, *, idempotency_key: str, recipient: Recipient,
+             payload: Mapping[str, Any]) -> RecipientResult:  # fmt: skip
+    """Send the template ``payload`` (``template_id``, ``data``, ``url``/``miniprogram``) to one follower with the
+    account's ``client`` (one per send, shared by its recipients)."""
     actor = system_actor(account)
     follower = Follower.objects.in_org(actor).filter(account=account, openid=recipient.address).first()
     if follower is not None and follower.event_at and not follower.subscribed:
@@ -48,9 +50,9 @@ def send_one(account: Account, *, idempotency_key: str, recipient: Recipient, pa
     if not answer.allowed:
         return RecipientResult(recipient, SendStatus.SKIPPED, code=f"consent:{answer.reason}")
     try:
-        sent = client_for(account).send_template(touser=recipient.address,
-                                                 client_msg_id=client_msg_id(idempotency_key, recipient.address),
-                                                 **payload)  # fmt: skip
+        sent = client.send_template(touser=recipient.address,
+                                    client_msg_id=client_msg_id(idempotency_key, recipient.address),
+                                    **payload)  # fmt: skip
     except RecipientUnreachable as exc:
         return RecipientResult(recipient, SendStatus.UNREACHABLE, code=str(exc.channel_code or ""))
     except ChannelRejected as exc:  # this recipient's message refused (an unknown template is a config error)
