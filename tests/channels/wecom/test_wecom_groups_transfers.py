@@ -342,6 +342,10 @@ def test_refused_transfer_and_rules_checked_before_wecom(org, sim, creds, corp, 
 
     [transfer] = transfers.start_transfer(actor=system, corp_pk=corp.pk, data={
         "handover": "zhangsan", "takeover": "lisi", "external_userids": [customer]})
+    with pytest.raises(ValidationFailed) as waiting:
+        transfers.start_transfer(actor=system, corp_pk=corp.pk, data={
+            "handover": "zhangsan", "takeover": "wangwu", "external_userids": [customer]})
+    assert "already waiting" in waiting.value.fields["external_userids.0"][0]
     actions.refuse_transfer(sim.sim, corp_id=creds.corp_id, external_userid=customer)
     relay(1)  # transfer_fail (customer_refused)
     transfer.refresh_from_db()
