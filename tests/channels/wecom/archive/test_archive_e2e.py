@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from siyu.audit.models import AuditLogEntry
 from siyu.cdp import consent
 from siyu.cdp.models import TimelineEntry
 from siyu.channels.wecom.archive import alerts, purge, services
@@ -124,6 +125,9 @@ def test_who_may_read_a_conversation(org, admin_actor, admin_membership, make_me
     no_perm = make_member(org, "sales@acme.example", permissions=("cdp.*",))
     assert login_client(no_perm).get(url).status_code == 403
     assert login_client(make_org("Other")).get(url).status_code == 404
+    # One audit entry per reading; the refused attempts read nothing.
+    readings = AuditLogEntry.objects.unscoped_all_orgs().filter(action="read", object_type="channels.archive_conversation")
+    assert list(readings.values_list("object_id", "actor_user_id")) == [(str(a.profile_id), admin_membership.user_id)]
     overview = login_client(admin_membership).get("/channels/wecom/archive/")
     assert overview.status_code == 200 and "秘密内容" not in overview.content.decode()
     # On the 360° timeline: the entry, never its content; the way to read it only for those allowed to.
