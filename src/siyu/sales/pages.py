@@ -109,19 +109,27 @@ def stages_json(request, actor):
 
 # --- leads ----------------------------------------------------------------------------------------------------
 
+def listed_leads(actor, *, mine: bool):
+    """The leads the lead list shows before its column filters (the bulk bar's "every lead matching the filter"
+    starts from the same)."""
+    from .models.leads import Lead
+
+    qs = Lead.objects.visible_to(actor).filter(merged_into__isnull=True)
+    return qs.filter(owner_id=actor.user_id) if mine and actor.user_id else qs
+
+
 @require_GET
 @sales_page("sales.lead.read")
 def lead_list(request, actor):
+    from . import bulk_pages
     from .commerce_object_pages import list_context
-    from .models.leads import Lead
 
-    qs = Lead.objects.visible_to(actor).filter(merged_into__isnull=True).select_related("owner")
-    if request.GET.get("mine") and actor.user_id:
-        qs = qs.filter(owner_id=actor.user_id)
+    qs = listed_leads(actor, mine=bool(request.GET.get("mine"))).select_related("owner")
     context = list_context(request, actor, "sales.lead", qs)
     context.update({"can_create": actor.can("sales.lead.create"), "row_url": reverse("sales_lead", args=[0])})
     if request.htmx and not request.GET.get("full"):
         return render(request, "platform/_record_list.html", context)
+    context.update(bulk_pages.bar_context(actor))
     return render(request, "sales/leads.html", context)
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import pages
+from . import bulk_pages, pages
 
 urlpatterns = [
     path("", pages.dashboard, name="sales_dashboard"),
@@ -17,6 +17,10 @@ urlpatterns = [
     path("leads/<int:lead_id>/claim/", pages.lead_claim, name="sales_lead_claim"),
     path("leads/<int:lead_id>/convert/", pages.lead_convert, name="sales_lead_convert"),
     path("leads/<int:lead_id>/activities/", pages.lead_activity, name="sales_lead_activity"),
+    path("leads/bulk/", bulk_pages.bulk_start, name="sales_bulk_start"),
+    path("bulk-jobs/", bulk_pages.bulk_jobs, name="sales_bulk_jobs"),
+    path("bulk-jobs/<int:bulk_job_id>/", bulk_pages.bulk_job, name="sales_bulk_job"),
+    path("bulk-jobs/<int:bulk_job_id>/progress/", bulk_pages.bulk_progress, name="sales_bulk_progress"),
     path("pools/", pages.pool_page, name="sales_pools"),
     path("pools/settings/", pages.pool_settings, name="sales_pool_settings"),
     path("assignment-rules/", pages.rule_list, name="sales_rules"),
