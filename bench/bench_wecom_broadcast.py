@@ -1,6 +1,7 @@
 """Issue 4's measure: a broadcast to a 100K-customer segment — the time to hand every message to the channel.
 
-One process, the embedded default (SQLite in a throwaway ``SIYU_VAR_DIR``) and a real simulator over HTTP:
+One process, the embedded default (SQLite in a throwaway ``SIYU_VAR_DIR``) or PostgreSQL (``--database-url``, a
+throwaway database dropped and created), and a real simulator over HTTP:
 
 * the simulator gets ``--customers`` WeChat users spread over ``--employees`` follow users (no callbacks);
 * Siyu gets the corp (``api_base`` = the simulator), its employees by the real sync, and the customers' external
@@ -14,7 +15,8 @@ accepted by the simulator. Reported: snapshot seconds, plan + hand-over seconds 
 and the simulator's own count of tasks and customers (so the figure is of work done, not of work skipped).
 
 Usage: ``make bench NAME=wecom_broadcast`` (``--customers 100000 --employees 10 --consent 0.9``; ``--quick`` =
-2,000 customers).
+2,000 customers; ``--database-url postgres://postgres@127.0.0.1:5432/siyu_bench_broadcast`` or
+``BENCH_DATABASE_URL`` for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def _options(rest: list[str]) -> argparse.Namespace:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--employees", type=int, default=10)
     p.add_argument("--consent", type=float, default=0.9)
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
+                   help="a PostgreSQL database to drop, create and measure on; empty: SQLite")
     return p.parse_args(rest)
 
 
@@ -39,12 +43,18 @@ def run(args, rest) -> dict:
     if args.quick:
         opts.customers = 2_000
     var = tempfile.mkdtemp(prefix="siyu-bench-broadcast-")
-    os.environ.pop("DATABASE_URL", None)
     os.environ["SIYU_VAR_DIR"] = var
     os.environ["SIYU_HUEY_IMMEDIATE"] = "false"
-    import django
+    if opts.database_url:
+        from bench.djangodb import recreate_database, setup_django
 
-    django.setup()
+        recreate_database(opts.database_url)
+        setup_django(opts.database_url, var)
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        import django
+
+        django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -112,6 +122,7 @@ def _measure(opts: argparse.Namespace, var: str) -> dict:
             segment = segments.create_segment(actor=admin, name="everyone", rules={"op": "and", "rules": []})
         setup_seconds = time.perf_counter() - t
 
+        load_before = os.getloadavg()  # the shared machine's load is part of what the figure means
         with transaction.atomic():
             t0 = time.perf_counter()
             broadcast = services.create_broadcast(actor=admin, data={
@@ -142,6 +153,8 @@ def _measure(opts: argparse.Namespace, var: str) -> dict:
             "seconds_plan_and_hand_over": round(handed_seconds, 2),
             "seconds_total": round(snapshot_seconds + handed_seconds, 2),
             "messages_per_second": round(handed / handed_seconds, 1) if handed_seconds else None,
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         }
     finally:
         sim.stop()
