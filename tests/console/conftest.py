@@ -132,6 +132,17 @@ def _sales(system: Actor, admin: Actor, out: DetailRecords) -> None:
     saved = views.save_filter(actor=admin, object_key="sales.quote", name="我的报价", query="mine=1&sort=-total")
     out.ids["filter"] = [saved.pk]
     _commerce(system, admin.user_id, out)
+    _bulk_job(admin, out)
+
+
+def _bulk_job(admin: Actor, out: DetailRecords) -> None:
+    """A finished bulk job (the administrator transferring a demo lead to themselves), for its page."""
+    from siyu.sales.services import bulk
+
+    job = bulk.start_bulk(actor=admin, kind="transfer", lead_ids=out.ids["lead"][:1],
+                          params={"owner_id": admin.user_id})
+    bulk.run_chunk(job.pk, 0)  # what its scheduled chunk does (that chunk then finds the job done)
+    out.ids["bulk_job"] = [job.pk]
 
 
 def _commerce(system: Actor, admin_user_id: int, out: DetailRecords) -> None:

@@ -119,6 +119,8 @@ NOT_PAGES: dict[str, tuple[str, str]] = {
     "sales_forecast_json": (DATA, "the forecast chart's JSON"),
     "sales_approval_process_toggle": (POST, "the enable/disable button of an approval process"),
     "sales_approval_decide": (POST, "the approve/reject/recall buttons in the approval inbox"),
+    "sales_bulk_start": (POST, "the bulk bar of the lead list"),
+    "sales_bulk_progress": (FRAGMENT, "the progress a bulk job's page polls while the job runs"),
     # WeCom
     "wecom_corp_sync": (POST, "the sync buttons on a corp's page"),
     "wecom_live_code_delete": (POST, "the delete button on a live code's page"),
