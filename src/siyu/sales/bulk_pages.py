@@ -95,8 +95,9 @@ def bulk_start(request, actor):
         messages.error(request, _("No leads selected: tick the leads to act on, or choose every lead matching "
                                   "the filter."))
         return back
-    params = {"owner_id": request.POST.get("owner_id") or None} if kind == "transfer" else \
-        {"pool_id": request.POST.get("pool_id") or None} if kind == "recycle" else {}
+    # Only the chosen action's own choice: the bar posts the member and the pool selects whichever button is used.
+    params = {"transfer": {"owner_id": request.POST.get("owner_id") or None},
+              "recycle": {"pool_id": request.POST.get("pool_id") or None}}.get(kind, {})
     job = _attempt(request, lambda: _start(actor, kind, lead_ids, params))
     if job is None:
         return back
