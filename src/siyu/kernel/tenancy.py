@@ -32,6 +32,11 @@ class TenantQuerySet(models.QuerySet):
             return qs.none()
         if scope == DataScope.ORGANIZATION:
             return qs
+        condition = getattr(self.model, "scope_condition", None)
+        if callable(condition):
+            # A row with no owner or department column of its own (a WeCom contact is seen through the employees
+            # who follow it) says in one Q which of its rows a narrower scope leaves.
+            return qs.filter(condition(actor, scope))
         owner = getattr(self.model, "scope_owner_field", None)
         dept = getattr(self.model, "scope_department_field", None)
         cond = Q(**{f"{owner}_id": actor.user_id}) if owner and actor.user_id else Q(pk__in=[])
@@ -53,7 +58,10 @@ class TenantModel(models.Model):
     """Base of every business row.
 
     Subclasses that are data-scoped set ``scope_key`` (the object key used by roles, e.g. ``"cdp.profile"``)
-    and ``scope_owner_field`` / ``scope_department_field`` naming their owner and department foreign keys.
+    and ``scope_owner_field`` / ``scope_department_field`` naming their owner and department foreign keys. A
+    model whose rows have no such columns provides instead a classmethod ``scope_condition(actor, scope) -> Q``
+    for the scopes narrower than the organisation; it must be one indexed predicate (subqueries, no per-row
+    Python), since every list of the model is filtered by it.
     """
 
     org = models.ForeignKey("iam.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)

@@ -1,5 +1,6 @@
 """The WeCom channel API under ``/api/v1/channels/wecom``: corps (connect, settings, syncs), external contacts
-(list, tag in WeCom), channel live codes (create, update, delete, statistics).
+(list, one, tag in WeCom; only those in the caller's customer scope), channel live codes (create, update, delete,
+statistics).
 
 Each operation parses, authorises (``require``), calls one service or selector and returns a schema. A WeCom
 failure is a 502 (``channel_failed``), 422 (``channel_rejected``) or 429 (``edge.py``) and nothing is kept.
@@ -18,6 +19,7 @@ from . import corps, grouplivecodes, groups, livecodes, presenters, selectors, s
 from . import tags as corp_tags
 from .edge import translating
 from .schemas import (
+    ContactOut,
     ContactPage,
     CorpCreate,
     CorpOut,
@@ -107,6 +109,13 @@ def list_contacts(request: HttpRequest, params: Query[ListParams]):
     follows = selectors.follows_of(actor, page.items)
     return {"items": [presenters.contact_data(c, follows[c.pk]) for c in page.items],
             "next_cursor": page.next_cursor}
+
+
+@router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS})
+def get_contact(request: HttpRequest, contact_id: int):
+    actor = require(request, "channels.wecom.read")
+    contact = selectors.external_contact_of(actor, contact_id)  # 404 outside the caller's customer scope
+    return presenters.contact_data(contact, selectors.follows_of(actor, [contact])[contact.pk])
 
 
 @router.post("/contacts/{contact_id}/tags", response={200: MarkedOut, **CHANNEL_ERRORS})

@@ -37,7 +37,9 @@ def group_list(request, actor):
 @wecom_page("channels.wecom.read")
 def group_detail(request, actor, group_id: int):
     group = groups.group_of(actor, group_id)
+    # Employees, and the customers the member may see: a group shows no one else's customers by name.
     members = (GroupMember.objects.in_org(actor).filter(group=group)
+               .filter(Q(type=1) | Q(external_contact__in=selectors.visible_contact_ids(actor)))
                .select_related("external_contact", "employee").order_by("left_at", "-joined_at")[:500])
     return render(request, "wecom/group_detail.html", {"group": group, "members": members,
                                                        "can_profiles": actor.can("cdp.profile.read")})
@@ -154,7 +156,8 @@ def transfer_list(request, actor):
     customers = []
     if corp and data["handover"]:
         customers = list(FollowRelation.objects.in_org(actor).filter(
-            corp=corp, employee__userid=data["handover"], deleted=False).select_related("external_contact")[:100])
+            corp=corp, employee__userid=data["handover"], deleted=False,
+            external_contact__in=selectors.visible_contact_ids(actor)).select_related("external_contact")[:100])
     return render(request, "wecom/transfers.html", {
         "rows": [(t, transfers.expected_takeover(t)) for t in rows], "corps": options, "chosen": corp,
         "employees": employees, "customers": customers, "data": data, "errors": errors,

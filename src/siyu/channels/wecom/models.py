@@ -11,7 +11,9 @@ through the tenancy manager (``in_org`` / ``visible_to``); the callback view fin
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
+from siyu.kernel.actor import Actor, DataScope
 from siyu.kernel.tenancy import TenantModel
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -88,12 +90,39 @@ class ExternalContact(TenantModel):
     profile = models.ForeignKey("cdp.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     detail_synced_at = models.DateTimeField(null=True, blank=True)
 
+    # A contact is a customer: a member sees the contacts their roles' scope on the CDP's profiles gives them (no
+    # setting of its own, so "own customers" means the same thing in the CDP and in the channel).
+    scope_key = "cdp.profile"
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["corp", "external_userid"], name="wecom_contact_unique")]
         indexes = [models.Index(fields=["org", "-id"], name="wecom_contact_org")]
 
     def __str__(self) -> str:
         return self.name or self.external_userid
+
+    @classmethod
+    def scope_condition(cls, actor: Actor, scope: DataScope) -> Q:
+        """The contacts a scope narrower than the organisation leaves (``TenantQuerySet.visible_to``'s hook): a
+        live follow relation with an employee mapped to a member in scope (the actor; for "department" and
+        "department and below" also the members of those departments), or a CDP profile the actor may see (or
+        one merged into a profile the actor may see, since the link is refreshed only on the next add).
+
+        Each branch is an uncorrelated ``IN`` subquery on indexed columns (membership → employee → the relation's
+        unique (employee, contact) index; the profile's owner / department indexes): under the ``OR`` PostgreSQL
+        runs each once as a hashed subplan rather than once per listed row."""
+        members = Q(employee__membership__user_id=actor.user_id) if actor.user_id else Q(pk__in=[])
+        if scope == DataScope.DEPARTMENT:
+            members |= Q(employee__membership__department_id__in=sorted(actor.department_ids))
+        elif scope == DataScope.DEPARTMENT_TREE:
+            members |= Q(employee__membership__department_id__in=sorted(actor.department_tree_ids))
+        followed = FollowRelation.objects.in_org(actor).filter(members, deleted=False).values("external_contact_id")
+        # The profile model through the foreign key, not an import: this context reads the CDP's tables only
+        # through its public modules, and the scope rule itself stays the profile's own (``visible_to``).
+        profiles = cls._meta.get_field("profile").related_model.objects
+        visible = profiles.visible_to(actor).values("pk")
+        merged = profiles.in_org(actor).filter(merged_into__in=visible).values("pk")
+        return Q(pk__in=followed) | Q(profile__in=visible) | Q(profile__in=merged)
 
 
 class DeletedBy(models.TextChoices):

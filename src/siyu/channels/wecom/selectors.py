@@ -1,5 +1,6 @@
 """Reads of the WeCom channel for the API and the console, already scoped to the actor's organisation (the edge
-checks ``channels.wecom.read`` / ``channels.livecode.read``)."""
+checks ``channels.wecom.read`` / ``channels.livecode.read``); external contacts also to the actor's data scope on
+customers (``ExternalContact.scope_condition``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 
 from siyu.kernel.actor import Actor
+from siyu.kernel.errors import NotFound
 
 from .corps import corp_of
 from .models import CallbackLog, Corp, CorpTag, Employee, ExternalContact, LiveCode, SyncRun
@@ -29,10 +31,30 @@ def employees(actor: Actor, *, corp_pk: Any = None, q: str = "") -> QuerySet:
 
 
 def external_contacts(actor: Actor, *, corp_pk: Any = None, q: str = "") -> QuerySet:
-    qs = _corp_filter(ExternalContact.objects.in_org(actor), actor, corp_pk).select_related("corp")
+    """The contacts the actor may see: all of the organisation's, or with a narrower customer scope those its
+    members follow and those whose profile the actor may see."""
+    qs = _corp_filter(ExternalContact.objects.visible_to(actor), actor, corp_pk).select_related("corp")
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(external_userid=q))
     return qs
+
+
+def external_contact_of(actor: Actor, contact_pk: Any) -> ExternalContact:
+    """One contact in the actor's scope; another organisation's, or one outside the scope, is not found."""
+    try:
+        pk = int(contact_pk)
+    except (TypeError, ValueError):
+        raise NotFound("not found") from None
+    contact = ExternalContact.objects.visible_to(actor).filter(pk=pk).select_related("corp").first()
+    if contact is None:
+        raise NotFound("not found")
+    return contact
+
+
+def visible_contact_ids(actor: Actor) -> QuerySet:
+    """The ids of the contacts the actor may see, as a subquery for rows that point at a contact (group members,
+    transfers, follow relations)."""
+    return ExternalContact.objects.visible_to(actor).values("pk")
 
 
 def follows_of(actor: Actor, contacts: list[ExternalContact]) -> dict[int, list]:

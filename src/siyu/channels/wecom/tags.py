@@ -19,11 +19,12 @@ from typing import Any
 from siyu.cdp import tags as cdp_tags
 from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
-from siyu.kernel.errors import NotFound, ValidationFailed
+from siyu.kernel.errors import ValidationFailed
 
 from .contacts import SOURCE, current_profile, system_actor
 from .corps import client_for, require
-from .models import Corp, CorpTag, ExternalContact, FollowRelation
+from .models import Corp, CorpTag, FollowRelation
+from .selectors import external_contact_of
 
 
 def cdp_group_name(corp: Corp, group_name: str) -> str:
@@ -102,9 +103,7 @@ def tag_contact(*, actor: Actor, contact_pk: Any, add: Sequence[str] = (), remov
     """Add and/or remove corp tags (WeCom ids) on a customer: ``mark_tag`` for each live follow relation, then
     the same tags on the CDP profile. Returns how many relations were marked."""
     require(actor, "channels.wecom.manage")
-    contact = ExternalContact.objects.in_org(actor).filter(pk=_pk(contact_pk)).select_related("corp").first()
-    if contact is None:
-        raise NotFound("not found")
+    contact = external_contact_of(actor, contact_pk)  # outside the actor's customer scope: not found
     corp = contact.corp
     adding, removing = tags_of(actor, corp, add), tags_of(actor, corp, remove)
     if not adding and not removing:
@@ -143,10 +142,3 @@ def mark_live_code_tags(corp: Corp, relation: FollowRelation, tag_ids: Sequence[
     relation.tag_ids = sorted(set(relation.tag_ids) | set(live))
     relation.save(update_fields=["tag_ids", "updated_at"])
     return live
-
-
-def _pk(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise NotFound("not found") from None

@@ -31,6 +31,7 @@ from .callbacks import event_time
 from .contacts import at_from, system_actor
 from .corps import client_for, corp_of, require
 from .models import Corp, DeletedBy, Employee, ExternalContact, FollowRelation, Transfer
+from .selectors import visible_contact_ids
 
 OBJECT = "wecom.transfer"
 TAKEOVER_DELAY = dt.timedelta(hours=24)
@@ -91,8 +92,9 @@ def _clean(actor: Actor, corp: Corp, data: Mapping[str, Any]) -> dict[str, Any]:
     ids = list(dict.fromkeys(str(x).strip() for x in raw if str(x).strip())) if isinstance(raw, list) else []
     if not 1 <= len(ids) <= v.TRANSFER_CUSTOMERS_MAX:
         errors.setdefault("external_userids", []).append(f"between 1 and {v.TRANSFER_CUSTOMERS_MAX} customers")
-    found = {c.external_userid: c for c in ExternalContact.objects.in_org(actor).filter(corp=corp,
-                                                                                         external_userid__in=ids)}
+    # A customer outside the person's scope is as unknown as one that does not exist (nothing tells them apart).
+    found = {c.external_userid: c for c in ExternalContact.objects.visible_to(actor).filter(corp=corp,
+                                                                                            external_userid__in=ids)}
     refusals = _refusals(actor, list(found.values()), handover, clock.now())
     for n, external in enumerate(ids):
         contact = found.get(external)
@@ -249,7 +251,9 @@ def on_transfer_fail(corp: Corp, message: Mapping[str, Any]) -> None:
 
 
 def transfers_for(actor: Actor, corp: Corp | None = None):
-    qs = Transfer.objects.in_org(actor).select_related("handover", "takeover", "external_contact", "corp")
+    """The transfers of the customers the actor may see (each row names its customer)."""
+    qs = (Transfer.objects.in_org(actor).filter(external_contact__in=visible_contact_ids(actor))
+          .select_related("handover", "takeover", "external_contact", "corp"))
     return (qs.filter(corp=corp) if corp is not None else qs).order_by("-started_at", "-pk")
 
 
