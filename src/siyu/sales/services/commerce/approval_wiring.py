@@ -4,6 +4,7 @@ approvable subjects. Called once from the composition root (``siyu.wiring``)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.db import transaction
@@ -65,11 +66,15 @@ def wecom_notifier(org_id: int, user_ids: list[int], text: str, request_id: int)
     if "wecom" not in ports.registry.channels() or not user_ids:
         return
 
+    # A stable digest of the text: Python's str hash differs per process, so a notice retried by another worker
+    # would not have matched the send-once ledger's key.
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def send() -> None:
         try:
             adapter = ports.registry.adapter("wecom", org_id=org_id)
             for uid in user_ids:
-                adapter.send_direct(idempotency_key=f"approval:{request_id}:{uid}:{abs(hash(text))}",
+                adapter.send_direct(idempotency_key=f"approval:{request_id}:{uid}:{digest}",
                                     recipient=ports.Recipient(address=f"user:{uid}", sender="app", ref=str(uid)),
                                     content=ports.MessageContent(text=text))
         except Exception:  # a channel outage must not undo or block the approval; the inbox has it
