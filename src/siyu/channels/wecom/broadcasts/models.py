@@ -45,7 +45,9 @@ class Broadcast(TenantModel):
     name = models.CharField(max_length=120)
     segment = models.ForeignKey("cdp.Segment", null=True, on_delete=models.SET_NULL, related_name="+")
     snapshot = models.ForeignKey("cdp.SegmentSnapshot", on_delete=models.PROTECT, related_name="+")
-    text = models.TextField()
+    text = models.TextField(blank=True)  # empty when the attachments alone are the message
+    # [{"kind": "image"|"link"|"miniprogram", …}] as welcome messages store them (message.py), at most 9
+    attachments = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     scheduled_at = models.DateTimeField()
     planned_at = models.DateTimeField(null=True, blank=True)

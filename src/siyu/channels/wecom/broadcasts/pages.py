@@ -4,6 +4,8 @@ segment, one broadcast with its results per employee (ECharts), cancel, "collect
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -12,10 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.cdp.segments import selectors as segment_selectors
+from siyu.channels.wecom import validation as v
 from siyu.channels.wecom.corps import corps_for
 from siyu.channels.wecom.pages import _attempt, _problems, wecom_page
 
-from . import policy, results, selectors, services
+from . import message, policy, results, selectors, services
 from .models import Broadcast, RecipientStatus, WeComRule
 
 
@@ -27,20 +30,38 @@ def broadcast_list(request, actor):
         "broadcasts": items, "can_manage": actor.can("channels.broadcast.manage")})
 
 
+ATTACHMENT_ERROR = re.compile(r"^attachments\[(\d+)\]\.(\w+)$")
+
+
+def _slots(attachments: list[dict], fields: dict[str, list[str]]) -> list[dict]:
+    """The form's nine attachment slots: what was posted (in order, empty slots dropped, so the error keys'
+    indexes match) and each slot's problems by field."""
+    slots = [{"n": n, "values": attachments[n] if n < len(attachments) else {}, "errors": {}}
+             for n in range(v.ATTACHMENTS_MAX)]
+    for key, msgs in fields.items():
+        found = ATTACHMENT_ERROR.match(key)
+        if found and int(found[1]) < len(slots):
+            slots[int(found[1])]["errors"][found[2]] = ", ".join(str(m) for m in msgs)
+    return slots
+
+
 @require_http_methods(["GET", "POST"])
 @wecom_page("channels.broadcast.manage")
 def broadcast_new(request, actor):
     errors: list[str] = []
-    data = request.POST if request.method == "POST" else {}
+    fields: dict[str, list[str]] = {}
+    data = {}
     if request.method == "POST":
-        broadcast, exc = _attempt(lambda: services.create_broadcast(actor=actor, data=request.POST))
+        data = {**request.POST.dict(), "attachments": message.attachments_from_form(request.POST)}
+        broadcast, exc = _attempt(lambda: services.create_broadcast(actor=actor, data=data))
         if exc is None:
             messages.success(request, _("Broadcast scheduled."))
             return HttpResponseRedirect(reverse("wecom_broadcast", args=[broadcast.pk]))
-        errors = _problems(exc)
+        errors, fields = _problems(exc), exc.fields
     segments = list(segment_selectors.segments(actor).order_by("name")[:500]) if actor.can("cdp.segment.read") else []
     return render(request, "wecom_broadcasts/new.html", {
-        "errors": errors, "data": data, "corps": list(corps_for(actor)), "segments": segments},
+        "errors": errors, "data": data, "corps": list(corps_for(actor)), "segments": segments,
+        "slots": _slots(data.get("attachments") or [], fields), "max_attachments": v.ATTACHMENTS_MAX},
         status=422 if errors else 200)
 
 

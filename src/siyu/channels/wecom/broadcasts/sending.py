@@ -19,6 +19,7 @@ from siyu.channels.wecom.corps import client_for
 from siyu.kernel import clock, scheduled
 from siyu.kernel.actor import Actor
 
+from . import message
 from .models import Broadcast, BroadcastBatch, RecipientStatus
 
 COLLECT = "wecom.broadcast.collect"
@@ -54,7 +55,7 @@ def find_sent(client: WeComClient, batch: BroadcastBatch, actor: Actor) -> str:
     now = clock.now()
     start = max((broadcast.planned_at or broadcast.created_at) - dt.timedelta(minutes=5), now - LIST_WINDOW)
     candidates = [str(item["msgid"]) for item in _tasks_since(client, batch.sender.userid, start, now)
-                  if item.get("msgid") and (item.get("text") or {}).get("content") == broadcast.text]
+                  if item.get("msgid") and ((item.get("text") or {}).get("content") or "") == broadcast.text]
     if not candidates:
         return ""
     # Only the listed tasks are looked up, not every msgid the corp's broadcasts ever owned.
@@ -88,9 +89,10 @@ def send_batch(batch: BroadcastBatch, *, attempt: int) -> None:
         batch.reconciled = True
     else:
         externals = sorted(recipients.values_list("external_userid", flat=True))
+        text, attachments = message.to_wecom(broadcast.text, broadcast.attachments)
         try:
             answer = client.add_msg_template(chat_type="single", external_userid=externals,
-                                             sender=batch.sender.userid, text={"content": broadcast.text})
+                                             sender=batch.sender.userid, text=text, attachments=attachments)
         except RecipientUnreachable as exc:
             _fail(batch, recipients, RecipientStatus.NOT_FRIEND, exc)
             finish_if_handed(broadcast, now)

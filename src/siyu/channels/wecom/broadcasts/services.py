@@ -19,6 +19,7 @@ from siyu.kernel.actor import Actor
 from siyu.kernel.auditing import record_write
 from siyu.kernel.errors import NotFound, PermissionDenied, ValidationFailed
 
+from . import message
 from .models import Broadcast
 
 PLAN = "wecom.broadcast.plan"
@@ -39,9 +40,13 @@ def _clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 120 or "\x00" in name:
         errors["name"] = ["required, at most 120 characters"]
+    attachments, attachment_errors = message.clean_attachments(data.get("attachments"))
+    errors.update(attachment_errors)
     text = str(data.get("text") or "").strip()
-    if not text or "\x00" in text:
-        errors["text"] = ["required"]
+    if "\x00" in text:
+        errors["text"] = ["no NUL characters"]
+    elif not text and not attachments and not attachment_errors:
+        errors["text"] = ["a message needs text or an attachment"]
     elif len(text.encode("utf-8")) > v.TEXT_MAX_BYTES:
         errors["text"] = [f"at most {v.TEXT_MAX_BYTES} bytes (WeCom's limit)"]
     when = data.get("scheduled_at")
@@ -59,11 +64,11 @@ def _clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]
             errors["scheduled_at"] = ["at most 60 days ahead"]
     elif "scheduled_at" not in errors:
         errors["scheduled_at"] = ["an ISO date and time"]
-    return {"name": name, "text": text, "scheduled_at": when}, errors
+    return {"name": name, "text": text, "attachments": attachments, "scheduled_at": when}, errors
 
 
 def create_broadcast(*, actor: Actor, data: Mapping[str, Any]) -> Broadcast:
-    """A broadcast of ``text`` to the members of a segment snapshot through their follow users in ``corp``.
+    """A broadcast of ``text`` and ``attachments`` (``message.clean_attachments``) to the members of a segment snapshot through their follow users in ``corp``.
 
     ``snapshot_id`` names an existing snapshot of ``segment_id``; without it a snapshot is frozen now, already
     narrowed to marketing consent on WeCom. Consent and caps are checked again when the broadcast is planned
@@ -97,7 +102,8 @@ def create_broadcast(*, actor: Actor, data: Mapping[str, Any]) -> Broadcast:
                        args={"broadcast_id": broadcast.pk}, org_id=actor.org_id)
     record_write(actor, "create", "channels.broadcast", broadcast.pk,
                  {"name": [None, broadcast.name], "corp_id": [None, corp.pk], "snapshot_id": [None, snapshot.pk],
-                  "scheduled_at": [None, broadcast.scheduled_at.isoformat()]})
+                  "scheduled_at": [None, broadcast.scheduled_at.isoformat()],
+                  "attachments": [None, [a["kind"] for a in broadcast.attachments]]})
     return broadcast
 
 

@@ -754,6 +754,13 @@ def _take_over(sim: Sim, db: sqlite3.Connection, row: sqlite3.Row, now: float) -
         _enqueue(sim, db, corp, xml, f"add_external_contact {new} / {ext} (transfer)")
 
 
+def _delivered(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """What a customer receives from a broadcast, one chat message each: the text (if any), then every attachment
+    (``msgtype`` image / link / miniprogram / … with its own fields), as in the WeCom client."""
+    out = [("text", body["text"])] if (body.get("text") or {}).get("content") else []
+    return out + [(a["msgtype"], a[a["msgtype"]]) for a in body.get("attachments") or ()]
+
+
 def _dispatch_broadcast(db: sqlite3.Connection, template: sqlite3.Row, now: float) -> None:
     """The sender confirmed: each customer gets it (1), or not: no longer a friend (2), or already received the
     month's allowance of broadcasts (3: as many as the month has days, the 2025 rule)."""
@@ -782,9 +789,10 @@ def _dispatch_broadcast(db: sqlite3.Connection, template: sqlite3.Row, now: floa
             archived = bool(send["external_userid"]) and archived_for(
                 db, corp, send["userid"], send["external_userid"]
             )
-            record_message(db, corp_id=corp, kind="broadcast", sender=send["userid"],
-                           receiver=send["external_userid"] or send["chat_id"], now=now, msgtype="text",
-                           payload=body.get("text") or {}, archived=archived, roomid=send["chat_id"])  # fmt: skip
+            for msgtype, payload in _delivered(body):
+                record_message(db, corp_id=corp, kind="broadcast", sender=send["userid"],
+                               receiver=send["external_userid"] or send["chat_id"], now=now, msgtype=msgtype,
+                               payload=payload, archived=archived, roomid=send["chat_id"])  # fmt: skip
     db.execute("UPDATE msg_templates SET dispatched = 1 WHERE msgid = ?", (msgid,))
 
 

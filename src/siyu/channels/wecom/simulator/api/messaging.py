@@ -90,6 +90,21 @@ def _tag_filter(conn: sqlite3.Connection, corp: str, spec: Any) -> set[tuple[str
     return matched
 
 
+# add_msg_template's required attachment fields (WeCom document path/92135): an image by media_id or pic_url, a
+# link's title and url, a mini-program's title, pic_media_id, appid and page.
+TEMPLATE_ATTACHMENT_FIELDS = {"link": (("title",), ("url",)),
+                              "miniprogram": (("title",), ("pic_media_id",), ("appid",), ("page",)),
+                              "image": (("media_id", "pic_url"),)}
+
+
+def _check_template_attachments(attachments: list[dict[str, Any]]) -> None:
+    for item in attachments:
+        kind = item["msgtype"]
+        for choices in TEMPLATE_ATTACHMENT_FIELDS.get(kind, ()):
+            if not any(item[kind].get(field) for field in choices):
+                raise bad(f"{kind}.{'/'.join(choices)} missing")
+
+
 @api("wecom", "externalcontact/add_msg_template", WECOM_KINDS)
 def add_msg_template(call: Call) -> dict[str, Any]:
     """A broadcast task per sender; the senders confirm it in the client (after ``broadcast_confirm_delay``)."""
@@ -98,6 +113,7 @@ def add_msg_template(call: Call) -> dict[str, Any]:
     if chat_type not in ("single", "group"):
         raise bad("invalid chat_type")
     _check_content(body)
+    _check_template_attachments(body.get("attachments") or [])
     sender = body.get("sender") or ""
     conn = db(call)
     if sender:
