@@ -119,6 +119,7 @@ def _mount() -> None:
     api.add_router("/platform/approvals", "siyu.platform.approvals.api.router")
     api.add_router("/cdp/imports", "siyu.cdp.imports_api.router")
     api.add_router("/channels/wecom", "siyu.channels.wecom.api.router")
+    api.add_router("/channels/wecom/broadcasts", "siyu.channels.wecom.broadcasts.api.router")
     api.add_router("/sales", "siyu.sales.api.router")
 
 
