@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, Case, F, IntegerField, OuterRef, Q, Subquery, Value, When
 
 from siyu.iam.models import Department, Membership
 from siyu.kernel import auditing, clock, events, scheduled
@@ -75,12 +76,45 @@ class Context:
     loads: Counter = field(default_factory=Counter)
     loaded_users: set[int] = field(default_factory=set)
     at: dt.datetime = field(default_factory=clock.now)
+    # per rule: its conditions as one test of a lead (parsed once per batch) and the sentence that explains it
+    compiled: dict[int, tuple[Callable[[Lead], bool], str]] = field(default_factory=dict)
+
+    def matcher(self, rule: AssignmentRule) -> tuple[Callable[[Lead], bool], str]:
+        found = self.compiled.get(rule.pk)
+        if found is None:
+            found = self.compiled[rule.pk] = (
+                conditions.compile_all(self.org, self.meta, rule.conditions or []),
+                f'Rule "{rule.name}" (priority {rule.priority}) matched: {conditions.describe(rule.conditions or [])}.')
+        return found
 
 
 def context(actor: Actor) -> Context:
     org = Actor.system(actor.org_id, label="sales.assignment")
     rules = list(AssignmentRule.objects.in_org(org).filter(is_active=True).order_by("priority", "id"))
     return Context(org=org, meta=object_meta(org, LEAD_OBJECT), rules=rules)
+
+
+def _candidates(ctx: Context, rule: AssignmentRule) -> list[dict[str, Any]]:
+    """Every candidate of ``rule`` with what a decision needs about them, in one query: weight, cursor state and
+    cap (rule members), membership (active, department), name, working hours and leave (``availability``) and
+    the open-lead counter (one row per member, kept exact by triggers on sales_lead: ``OpenLeadCount``)."""
+    org = ctx.org
+    if rule.strategy == Strategy.DEPARTMENT and rule.department_id:
+        dept = Department.objects.in_org(org).filter(pk=rule.department_id).first()
+        tree = Q(department_id=rule.department_id)
+        if dept is not None:
+            tree |= Q(department__path__startswith=f"{dept.path}{dept.pk}/")
+        rows = Membership.objects.in_org(org).filter(tree).values(
+            "user_id", m_active=F("is_active"), m_department=F("department_id"), name=F("user__name"),
+            email=F("user__email"), weight=Value(1), wrr_current=Value(0), cap=Value(None, IntegerField()))
+    else:
+        membership = Membership.objects.in_org(org).filter(user_id=OuterRef("user_id"))
+        rows = RuleMember.objects.in_org(org).filter(rule=rule).values(
+            "user_id", "weight", "wrr_current", cap=F("capacity"), name=F("user__name"), email=F("user__email"),
+            m_active=Subquery(membership.values("is_active")[:1]),
+            m_department=Subquery(membership.values("department_id")[:1]))
+    counter = OpenLeadCount.objects.in_org(org).filter(user_id=OuterRef("user_id")).values("open_count")[:1]
+    return list(availability.with_availability(rows, org, ctx.at).annotate(load=Subquery(counter)))
 
 
 def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
@@ -90,50 +124,28 @@ def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
     # The lock: concurrent decisions on one rule queue here, so the cursor and weights move atomically.
     locked = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
     rule.rr_cursor = locked.rr_cursor
-    if rule.strategy == Strategy.DEPARTMENT and rule.department_id:
-        dept = Department.objects.in_org(ctx.org).filter(pk=rule.department_id).first()
-        tree = Q(department_id=rule.department_id)
-        if dept is not None:
-            tree |= Q(department__path__startswith=f"{dept.path}{dept.pk}/")
-        rows = [(m.user_id, 1, 0, None) for m in Membership.objects.in_org(ctx.org).filter(tree)]
-    else:
-        rows = list(RuleMember.objects.in_org(ctx.org).filter(rule=rule).values_list("user_id", "weight",
-                                                                                       "wrr_current", "capacity"))
-    ids = [r[0] for r in rows]
-    members = {m.user_id: m for m in Membership.objects.in_org(ctx.org).filter(user_id__in=ids)
-               .select_related("user")}
-    reps = availability.rep_capacities(ctx.org, ids)
-    ordered = sorted(ids)
+    rows = _candidates(ctx, rule)
+    ids = [r["user_id"] for r in rows]
+    members = {r["user_id"]: r for r in rows if r["m_active"] is not None}
     state = _RuleState(
-        rule=rule, ordered=ordered,
-        weights={u: max(1, w) for u, w, _, _ in rows}, currents={u: c for u, _, c, _ in rows},
-        caps={u: cap or reps.get(u) or rule.capacity for u, _, _, cap in rows},
-        departments={u: members[u].department_id if u in members else None for u in ids},
-        names={u: (members[u].user.name or members[u].user.email) if u in members else str(u) for u in ids},
+        rule=rule, ordered=sorted(ids),
+        weights={r["user_id"]: max(1, r["weight"]) for r in rows},
+        currents={r["user_id"]: r["wrr_current"] for r in rows},
+        caps={r["user_id"]: r["cap"] or r["rep_capacity"] or rule.capacity for r in rows},
+        departments={u: members[u]["m_department"] if u in members else None for u in ids},
+        names={u: (members[u]["name"] or members[u]["email"]) if u in members else str(u) for u in ids},
     )
-    inactive = {u for u in ids if u not in members or not members[u].is_active}
-    present = availability.available_users(ctx.org, set(ids) - inactive, ctx.at) if rule.respect_working_hours \
-        else set(ids) - inactive
-    for u in ids:
-        if u in inactive:
+    for r in rows:
+        u = r["user_id"]
+        if u not in members or not r["m_active"]:
             state.unavailable[u] = "inactive"
-        elif u not in present:
+        elif rule.respect_working_hours and not availability.is_available(r, ctx.at):
             state.unavailable[u] = "away"  # on leave or outside working hours
-    if rule.strategy == Strategy.LEAST_LOADED or any(cap is not None for cap in state.caps.values()):
-        _load(ctx, ids)  # loads matter only to least-loaded picks and capacity caps (one row per member)
+        if u not in ctx.loaded_users:
+            ctx.loads[u] += r["load"] or 0  # picks this batch made before the count are not in the database yet
+            ctx.loaded_users.add(u)
     ctx.states[rule.pk] = state
     return state
-
-
-def _load(ctx: Context, user_ids: list[int]) -> None:
-    todo = [u for u in user_ids if u not in ctx.loaded_users]
-    if not todo:
-        return
-    # one counter row per member, kept exact by triggers on sales_lead (models.leads.OpenLeadCount)
-    rows = OpenLeadCount.objects.in_org(ctx.org).filter(user_id__in=todo).values_list("user_id", "open_count")
-    for u, n in rows:
-        ctx.loads[u] += n  # picks this batch made before the count are not in the database yet
-    ctx.loaded_users.update(todo)
 
 
 def _default_pool(ctx: Context) -> int | None:
@@ -144,10 +156,10 @@ def _default_pool(ctx: Context) -> int | None:
 def decide(ctx: Context, lead: Lead, *, exclude: set[int] | frozenset = frozenset()) -> Decision:
     """Who should get ``lead`` and why (changes the rules' cursors in ``ctx``; ``save_cursors`` writes them)."""
     for rule in ctx.rules:
-        if not conditions.all_hold(ctx.org, ctx.meta, lead, rule.conditions or []):
+        test, why = ctx.matcher(rule)
+        if not test(lead):
             continue
         state = _state(ctx, rule)
-        why = f'Rule "{rule.name}" (priority {rule.priority}) matched: {conditions.describe(rule.conditions or [])}.'
         skipped: list[str] = []
         eligible = []
         for u in state.ordered:
@@ -202,9 +214,10 @@ def _pick(ctx: Context, state: _RuleState, eligible: list[int]) -> int:
 def save_cursors(ctx: Context) -> None:
     for state in ctx.states.values():
         AssignmentRule.objects.filter(pk=state.rule.pk).update(rr_cursor=state.rule.rr_cursor)
-        if state.rule.strategy == Strategy.WEIGHTED:
-            for u, current in state.currents.items():
-                RuleMember.objects.filter(rule_id=state.rule.pk, user_id=u).update(wrr_current=current)
+        if state.rule.strategy == Strategy.WEIGHTED and state.currents:  # one UPDATE for every member
+            RuleMember.objects.filter(rule_id=state.rule.pk, user_id__in=list(state.currents)).update(
+                wrr_current=Case(*[When(user_id=u, then=Value(c)) for u, c in state.currents.items()],
+                                 output_field=BigIntegerField()))
 
 
 # --- applying decisions ----------------------------------------------------------------------------------------

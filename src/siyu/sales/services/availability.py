@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Iterable
 from typing import Any
 
 import holidays
 from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from siyu.kernel import auditing, clock
+from siyu.kernel import auditing
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import NotFound, ValidationFailed
 
@@ -44,21 +44,28 @@ def in_working_hours(rep: SalesRep | None, at: dt.datetime) -> bool:
     return rep.work_start <= local.time() < rep.work_end
 
 
-def available_users(org_actor: Actor, user_ids: Iterable[int], at: dt.datetime | None = None) -> set[int]:
-    """The members among ``user_ids`` who are at work and not on leave at ``at`` (two queries)."""
-    at = at or clock.now()
-    ids = set(user_ids)
-    if not ids:
-        return set()
-    reps = {r.user_id: r for r in SalesRep.objects.in_org(org_actor).filter(user_id__in=ids)}
-    away = set(Leave.objects.in_org(org_actor).filter(user_id__in=ids, starts_at__lte=at, ends_at__gt=at)
-               .values_list("user_id", flat=True))
-    return {u for u in ids if u not in away and in_working_hours(reps.get(u), at)}
+REP_COLUMNS = ("id", "capacity", "work_days", "work_start", "work_end", "observe_holidays", "always_available")
 
 
-def rep_capacities(org_actor: Actor, user_ids: Iterable[int]) -> dict[int, int]:
-    return dict(SalesRep.objects.in_org(org_actor).filter(user_id__in=set(user_ids), capacity__isnull=False)
-                .values_list("user_id", "capacity"))
+def with_availability(qs: QuerySet, org_actor: Actor, at: dt.datetime) -> QuerySet:
+    """``qs`` (rows with a ``user_id``, as ``values()``) with each member's ``SalesRep`` settings (``rep_<column>``)
+    and whether they are on leave at ``at`` (``on_leave``), as correlated subqueries on the ``(org, user)``
+    indexes: an assignment decision reads every candidate in one round trip instead of one per table."""
+    reps = SalesRep.objects.in_org(org_actor).filter(user_id=OuterRef("user_id"))
+    away = Leave.objects.in_org(org_actor).filter(user_id=OuterRef("user_id"), starts_at__lte=at, ends_at__gt=at)
+    return qs.annotate(on_leave=Exists(away), **{f"rep_{c}": Subquery(reps.values(c)[:1]) for c in REP_COLUMNS})
+
+
+def rep_of(row: dict[str, Any]) -> SalesRep | None:
+    """The ``SalesRep`` a ``with_availability`` row carries (None: no row, always available)."""
+    if row["rep_id"] is None:
+        return None
+    return SalesRep(user_id=row["user_id"], **{c: row[f"rep_{c}"] for c in REP_COLUMNS})
+
+
+def is_available(row: dict[str, Any], at: dt.datetime) -> bool:
+    """Whether the member of one ``with_availability`` row is at work and not on leave at ``at``."""
+    return not row["on_leave"] and in_working_hours(rep_of(row), at)
 
 
 REP_FIELDS = ["work_days", "work_start", "work_end", "observe_holidays", "always_available", "capacity"]

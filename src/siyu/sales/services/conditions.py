@@ -5,6 +5,8 @@ filters (``platform.filtering``): the same field resolution, operators, value pa
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -36,18 +38,23 @@ def validate(actor: Actor, meta: ObjectMeta, raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _stored(meta: ObjectMeta, lead: Any, key: str) -> tuple[Any, Any, Any, bool]:
-    """(field type, spec, value in the type's stored form or None, is custom)."""
+def _resolve(meta: ObjectMeta, key: str) -> tuple[Any, Any, Callable[[Any], Any], bool]:
+    """(field type, spec, how to read the value in the type's stored form from a lead (or None), is custom)."""
     fd = meta.custom_field(key)
     if fd is not None:
-        return meta.type_of(fd.type), meta.spec(fd), (lead.custom or {}).get(key), True
+        return meta.type_of(fd.type), meta.spec(fd), lambda lead: (lead.custom or {}).get(key), True
     sf = meta.standard_field(key)
     if sf is None:
         raise LookupError(key)
-    value: Any = lead
-    for part in sf.path.split("__"):
-        value = getattr(value, part, None)
-    return meta.type_of(sf.type), meta.standard_spec(sf), value, False
+    parts = sf.path.split("__")
+
+    def read(lead: Any) -> Any:
+        value: Any = lead
+        for part in parts:
+            value = getattr(value, part, None)
+        return value
+
+    return meta.type_of(sf.type), meta.standard_spec(sf), read, False
 
 
 def _text_of(ft, stored: Any, custom: bool) -> str | None:
@@ -65,52 +72,83 @@ def _number(text: str | None) -> Decimal | None:
         return None
 
 
-def holds(actor: Actor, meta: ObjectMeta, lead: Any, condition: dict[str, Any]) -> bool:
-    """Whether one condition holds for ``lead``; a condition that no longer parses (a field archived since) is
-    false, so the rule does not fire on a guess."""
+def _never(lead: Any) -> bool:
+    return False
+
+
+def compile_condition(actor: Actor, meta: ObjectMeta, condition: dict[str, Any]) -> Callable[[Any], bool]:
+    """One condition as a test of a lead: the field, the operator and the value are resolved and parsed once
+    (a bulk chunk tests every rule's conditions on a thousand leads); a condition that no longer parses (a field
+    archived since) or names a field hidden from ``actor`` is false, so the rule does not fire on a guess."""
     key, op = condition["field"], condition["op"]
     try:
-        ft, spec, stored, custom = _stored(meta, lead, key)
+        ft, spec, read, custom = _resolve(meta, key)
         value = ft.filter_value(op, condition.get("value"), spec)
     except (LookupError, FieldError, ValidationFailed):
-        return False
+        return _never
     if key in actor.hidden_fields(meta.key):
-        return False
+        return _never
     if not custom and op not in ("is_empty", "contains"):
         python = ft.to_python
         value = [python(v) for v in value] if op == "in" else python(value)
         if op == "eq":
-            return stored == value
+            return lambda lead: read(lead) == value
         if op == "ne":
-            return stored is None or stored != value
+            return lambda lead: (stored := read(lead)) is None or stored != value
         if op == "in":
-            return stored in value
-        if stored is None:
-            return False
-        return {"lt": stored < value, "gt": stored > value, "lte": stored <= value, "gte": stored >= value}[op]
-    text = _text_of(ft, stored, custom)
+            return lambda lead: read(lead) in value
+        compare = _COMPARE[op]
+        return lambda lead: (stored := read(lead)) is not None and compare(stored, value)
     if op == "is_empty":
-        empty = text is None or text in (ft.empty_texts if custom else ("",))
-        return empty if value else not empty
+        empties = ft.empty_texts if custom else ("",)
+
+        def is_empty(lead: Any) -> bool:
+            text = _text_of(ft, read(lead), custom)
+            empty = text is None or text in empties
+            return empty if value else not empty
+
+        return is_empty
     if op == "contains":
-        return text is not None and value.casefold() in text.casefold()
+        needle = value.casefold()
+        return lambda lead: (text := _text_of(ft, read(lead), custom)) is not None and needle in text.casefold()
     if op == "eq":
-        return text == ft.text_form(value)
+        wanted = ft.text_form(value)
+        return lambda lead: _text_of(ft, read(lead), custom) == wanted
     if op == "ne":
-        return text is None or text != ft.text_form(value)
+        wanted = ft.text_form(value)
+        return lambda lead: (text := _text_of(ft, read(lead), custom)) is None or text != wanted
     if op == "in":
-        return text in {ft.text_form(v) for v in value}
-    if text is None:
-        return False
-    left: Any = _number(text) if ft.numeric else text
+        texts = {ft.text_form(v) for v in value}
+        return lambda lead: _text_of(ft, read(lead), custom) in texts
     right: Any = ft.compare_value(value)
-    if left is None:
-        return False
-    return {"lt": left < right, "gt": left > right, "lte": left <= right, "gte": left >= right}[op]
+    compare = _COMPARE[op]
+
+    def ordered(lead: Any) -> bool:
+        text = _text_of(ft, read(lead), custom)
+        if text is None:
+            return False
+        left: Any = _number(text) if ft.numeric else text
+        return left is not None and compare(left, right)
+
+    return ordered
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le,
+                                                   "gte": operator.ge}
+
+
+def compile_all(actor: Actor, meta: ObjectMeta, conditions: list[dict[str, Any]]) -> Callable[[Any], bool]:
+    tests = [compile_condition(actor, meta, c) for c in conditions]
+    return lambda lead: all(test(lead) for test in tests)
+
+
+def holds(actor: Actor, meta: ObjectMeta, lead: Any, condition: dict[str, Any]) -> bool:
+    """Whether one condition holds for ``lead`` (see ``compile_condition``)."""
+    return compile_condition(actor, meta, condition)(lead)
 
 
 def all_hold(actor: Actor, meta: ObjectMeta, lead: Any, conditions: list[dict[str, Any]]) -> bool:
-    return all(holds(actor, meta, lead, c) for c in conditions)
+    return compile_all(actor, meta, conditions)(lead)
 
 
 def describe(conditions: list[dict[str, Any]]) -> str:
