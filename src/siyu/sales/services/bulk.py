@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 
 from siyu.cdp.bulkload import copy_rows
 from siyu.iam.models import Membership
@@ -140,7 +140,9 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
     per (owner, rule, explanation) group, history rows in bulk, one audit entry for the chunk."""
     ctx = assignment.context(actor)
     transfer_to = assignment.manual_decision(actor, job.params["owner_id"]) if job and job.kind == "transfer" else None
-    groups: dict[tuple, list[Lead]] = defaultdict(list)
+    # One UPDATE per (owner, rule, pool): leads of one group differ only by their explanation (a least-loaded
+    # pick names the load it saw), which a CASE on the id sets; one statement per lead was most of a chunk.
+    groups: dict[tuple, list[tuple[Lead, str]]] = defaultdict(list)
     for lead in leads:
         decision = transfer_to or assignment.decide(ctx, lead, exclude={lead.owner_id} if lead.owner_id else set())
         if decision.owner_id is not None and decision.owner_id == lead.owner_id:
@@ -148,17 +150,18 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
         if decision.owner_id is None and lead.owner_id is None and decision.pool_id == lead.pool_id:
             continue
         key = (decision.owner_id, decision.department_id, decision.rule.pk if decision.rule else None,
-               decision.pool_id, decision.explanation)
-        groups[key].append(lead)
+               decision.pool_id)
+        groups[key].append((lead, decision.explanation))
     now = clock.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
     rules = {r.pk: r for r in ctx.rules}
     buckets: set[tuple[str, dt.datetime]] = set()
     history, audit = [], []
     by_owner: dict[int, list[int]] = defaultdict(list)
     how = "transfer" if transfer_to else "bulk_rule"
-    for (owner, dept, rule_id, pool_id, explanation), members in groups.items():
-        ids = [lead.pk for lead in members]
-        values: dict[str, Any] = {"assignment_rule_id": rule_id, "assignment_reason": explanation[:2000],
+    for (owner, dept, rule_id, pool_id), members in groups.items():
+        ids = [lead.pk for lead, _ in members]
+        values: dict[str, Any] = {"assignment_rule_id": rule_id, "assignment_reason": _reasons(members),
                                   "assignment_seq": F("assignment_seq") + 1, "updated_at": now}
         if owner is None:
             values.update(owner_id=None, pool_id=pool_id, assigned_at=None, sla_state="", sla_due_at=None,
@@ -173,10 +176,13 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
                 buckets.add(("remind", assignment._bucket(sla["sla_remind_at"])))
         Lead.objects.filter(pk__in=ids).update(**values)
         kind = "assigned" if owner else ("pooled" if pool_id else "unassigned")
-        data = json.dumps({"how": how, "rule_id": rule_id, "owner_id": owner, "pool_id": pool_id,
-                           "explanation": explanation, "job_id": job.pk if job else None}, ensure_ascii=False)
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        for lead in members:
+        data_of: dict[str, str] = {}
+        for lead, explanation in members:
+            data = data_of.get(explanation)
+            if data is None:
+                data = data_of[explanation] = json.dumps(
+                    {"how": how, "rule_id": rule_id, "owner_id": owner, "pool_id": pool_id,
+                     "explanation": explanation, "job_id": job.pk if job else None}, ensure_ascii=False)
             history.append((actor.org_id, lead.pk, kind, stamp, actor.user_id, data, stamp, stamp))
             audit.append([lead.pk, lead.owner_id, owner])
         if owner is not None:
@@ -193,6 +199,16 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
         auditing.record_write(actor, "bulk_assign", "sales.lead", job.pk if job else "", {},
                               leads=audit, how=how)
     return len(audit)
+
+
+def _reasons(members: list[tuple[Lead, str]]) -> Any:
+    """The ``assignment_reason`` of a group's UPDATE: one value, or a CASE on the id when the leads' explanations
+    differ."""
+    reasons = {explanation[:2000] for _, explanation in members}
+    if len(reasons) == 1:
+        return reasons.pop()
+    return Case(*[When(pk=lead.pk, then=Value(explanation[:2000])) for lead, explanation in members],
+                output_field=TextField())
 
 
 def visible_job(actor: Actor, job_id: Any) -> BulkJob:
