@@ -72,7 +72,7 @@ def opportunity_data(actor: Actor, meta, opp: Opportunity, *, lines: bool = Fals
         out["lines"] = [{"id": ln.pk, "product_id": ln.product_id, "product_name": ln.product_name,
                          "quantity": str(ln.quantity), "unit_price": str(ln.unit_price),
                          "discount_percent": str(ln.discount_percent), "amount": str(ln.amount)}
-                        for ln in opp.lines.order_by("order", "pk")]
+                        for ln in sorted(opp.lines.all(), key=lambda ln: (ln.order, ln.pk))]  # prefetched by a detail
     return out
 
 
