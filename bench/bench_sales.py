@@ -327,7 +327,7 @@ def run(args, rest) -> dict:
         loaded = _load(admin, reps, opts.leads, opts.opportunities, opts.board)
     rng = random.Random(11)
     result = {"database": connection.vendor, "leads": opts.leads, "opportunities": opts.opportunities,
-              **loaded}
+              **loaded, "load_average_before": [round(x, 1) for x in os.getloadavg()]}
     parts = set(opts.parts.split(","))
     if opts.reuse:
         with connection.cursor() as cur:
@@ -344,6 +344,7 @@ def run(args, rest) -> dict:
         result["api"] = _api(admin, opts.samples, rng)
     if "kanban" in parts:
         result["kanban"] = _kanban(loaded["board_pipeline"], max(30, opts.samples // 5))
+    result["load_average_after"] = [round(x, 1) for x in os.getloadavg()]  # the machine is shared: say how busy
     result["targets"] = {"assignment.decision.p99_ms": 20, "bulk_assign.seconds(100K)": 60,
                          "list.p99_ms (P12)": 15, "detail.p99_ms (P12)": 10, "kanban.server_time.p99_ms": 300}
     return result
