@@ -21,11 +21,35 @@ MASK_KIND = {IdentityType.PHONE: "phone", IdentityType.EMAIL: "email"}
 MAX_LEN = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Identifier:
+    """Frozen and hashable; equal when type, value and namespace are equal.
+
+    Identifiers are dictionary keys and set members all through resolution and import (an import hashes each
+    one about fifteen times), so the key tuple and its hash are computed once, at construction, instead of the
+    dataclass's generated ``__hash__``/``__eq__`` rebuilding the tuple on every call."""
+
     type: str
     value: str  # normalised
     namespace: str = ""
+
+    def __post_init__(self) -> None:
+        key = (self.type, self.value, self.namespace)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._key == other._key
+        return NotImplemented
+
+    def __reduce__(self):
+        # Rebuilt through the constructor: a pickled hash would be wrong in another process (string hashes
+        # are salted per process).
+        return (self.__class__, self._key)
 
     @property
     def index(self) -> str:

@@ -249,7 +249,7 @@ def _csv_rows(path: Path, info: FileInfo) -> Iterator[Record]:
                 continue
             end = reader.line_num
             rec = Record(start, cells)
-            if any(n in lines.bad_lines for n in range(start, end + 1)):
+            if lines.bad_lines and any(n in lines.bad_lines for n in range(start, end + 1)):
                 rec.problem = f"the row is not valid {label} text (the file mixes encodings)"
                 lines.bad_lines.difference_update(range(start, end + 1))
             elif not any(c.strip() for c in cells):

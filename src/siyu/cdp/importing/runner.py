@@ -28,6 +28,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ from ..models import (
 from ..resolution import find_profiles, resolve_profile
 from ..rules import MAX_IDENTITIES_PER_MERGE, rule_for
 from ..timeline import add_entry
-from . import readers
+from . import prefetch, readers
 from .errors import ErrorReport, storage_dir
 from .identities import Sealer
 from .lookups import among
@@ -215,25 +216,27 @@ def _run(actor: Actor, job: ImportJob, dry_run: bool, chunk_rows: int, progress,
     if not job.total_rows:
         job.total_rows = readers.count_lines(path) if info.kind == "csv" else 0
     done = job.done_rows
-    skip = done
-    chunk: list[readers.Record] = []
     refresh_statistics()
-    for rec in table.records:
-        if skip:
-            skip -= 1
-            continue
-        chunk.append(rec)
-        if len(chunk) >= chunk_rows:
-            done = _commit_chunk(run, chunk, done)
-            chunk = []
+    # records are read and converted a chunk ahead, in a second thread unless conversion queries the database
+    ahead = prefetch.chunks(table.records, skip=done, size=chunk_rows, prepare=lambda rec: _prepare(compiled, rec),
+                            background=not prefetch.needs_database(compiled))
+    with closing(ahead):
+        for chunk, last in ahead:
+            done = _commit_chunk(run, chunk, done, last=last)
             if progress:
                 progress(run.job)
-            if done % STATS_EVERY_ROWS < chunk_rows:
+            if not last and done % STATS_EVERY_ROWS < chunk_rows:
                 refresh_statistics()
-    done = _commit_chunk(run, chunk, done, last=True)
-    if progress:
-        progress(run.job)
     return run.job
+
+
+def _prepare(compiled: Compiled, rec: readers.Record) -> Row | RowError | None:
+    """A record through the mapping (None for a blank row); no database, no side effects."""
+    if rec.blank:
+        return None
+    if rec.problem:
+        return RowError(rec.line, rec.cells, {"row": [rec.problem]})
+    return convert(compiled, rec.line, rec.cells)
 
 
 STATS_TABLES = ("cdp_profile", "cdp_identity", "cdp_profiletag")
@@ -258,7 +261,7 @@ def refresh_statistics() -> None:
             cur.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
-def _commit_chunk(run: Run, records: list[readers.Record], done: int, last: bool = False) -> int:
+def _commit_chunk(run: Run, records: prefetch.Prepared, done: int, last: bool = False) -> int:
     with transaction.atomic():
         job = ImportJob.objects.in_org(run.actor).select_for_update().get(pk=run.job.pk)
         if job.done_rows != done or job.status != ImportJob.Status.RUNNING or job.dry_run != run.dry:
@@ -303,17 +306,15 @@ class Group:
     target: int | None = None  # the one existing profile it matches
 
 
-def _process(run: Run, records: list[readers.Record], done: int) -> Counts:
+def _process(run: Run, records: prefetch.Prepared, done: int) -> Counts:
     counts = Counts()
     rows: list[Row] = []
-    for n, rec in enumerate(records, done + 1):
+    for n, (_rec, result) in enumerate(records, done + 1):
         if run.fault:
             run.fault("row", n)
-        if rec.blank:
+        if result is None:
             counts.skipped += 1
             continue
-        result = RowError(rec.line, rec.cells, {"row": [rec.problem]}) if rec.problem else convert(
-            run.compiled, rec.line, rec.cells)
         if isinstance(result, RowError):
             _reject(run, counts, result.line, result.text(), result.cells)
         else:
@@ -519,21 +520,25 @@ def _write_new(run: Run, sealer: Sealer, counts: Counts, groups: list[Group]) ->
     tag_ids = run.compiled.known_tags
     pids = _allocate_profile_ids(len(groups))
     profiles, identities, links, timeline, names = [], [], [], [], []
+    # What is the same for every row of the batch is computed once (the JSON texts are the ones _dumps makes).
+    person, active, source, job_ref, user = (ProfileKind.PERSON.value, ProfileStatus.ACTIVE.value, run.source,
+                                             str(run.job.pk), run.actor.user_id)
+    created_data = _dumps({"source": source})
+    tag_rows = _TagRows(tag_ids)
     for pid, g in zip(pids, groups, strict=True):
         fields, custom, tags = _combined(g.rows)
+        get = fields.get
         profiles.append((
-            pid, org, ProfileKind.PERSON.value, ProfileStatus.ACTIVE.value, fields.get("name", ""),
-            fields.get("gender", ""), fields.get("birthday"), fields.get("province", ""), fields.get("city", ""),
-            run.source, fields.get("channel", ""), "", None, owner, dept, "{}", _dumps(custom), now, now,
-            len(g.identifiers), now, now, None, None))
-        identities.extend((org, pid, i.type, i.namespace, sealer.encrypt(i), sealer.index(i), run.source, False,
+            pid, org, person, active, get("name", ""), get("gender", ""), get("birthday"), get("province", ""),
+            get("city", ""), source, get("channel", ""), "", None, owner, dept, "{}",
+            _dumps(custom) if custom else "{}", now, now, len(g.identifiers), now, now, None, None))
+        identities.extend((org, pid, i.type, i.namespace, sealer.encrypt(i), sealer.index(i), source, False,
                            now, now) for i in g.identifiers)
-        timeline.append((org, pid, "profile.created", now, "cdp.import", str(run.job.pk),
-                         _dumps({"source": run.source}), now, now))
-        for group, name in tags:
-            links.append((org, pid, tag_ids[(group, name)], "import", run.actor.user_id, now, now))
-            timeline.append((org, pid, "tag.added", now, "cdp.tag", str(tag_ids[(group, name)]),
-                             _dumps({"tag": f"{group}/{name}", "source": "import"}), now, now))
+        timeline.append((org, pid, "profile.created", now, "cdp.import", job_ref, created_data, now, now))
+        for t in tags:
+            tag_id, tag_ref, tag_data = tag_rows[t]
+            links.append((org, pid, tag_id, "import", user, now, now))
+            timeline.append((org, pid, "tag.added", now, "cdp.tag", tag_ref, tag_data, now, now))
         names.append(_Named(pid, fields.get("name", "")))
         counts.created += 1
         counts.merged += len(g.rows) - 1
@@ -546,6 +551,19 @@ def _write_new(run: Run, sealer: Sealer, counts: Counts, groups: list[Group]) ->
     profiles_changed(org, pids, reason="import")
     auditing.record_write(run.actor, "create", "cdp.profile", "", {}, via="import", import_job=run.job.pk,
                           count=len(pids), ids=_ranges(pids), source=run.source)
+
+
+class _TagRows(dict):
+    """(group, name) -> (tag id, its timeline ref, its ``tag.added`` data), each computed on first use."""
+
+    def __init__(self, tag_ids: dict[tuple[str, str], int]):
+        super().__init__()
+        self.tag_ids = tag_ids
+
+    def __missing__(self, key: tuple[str, str]) -> tuple[int, str, str]:
+        tag_id = self.tag_ids[key]
+        value = self[key] = (tag_id, str(tag_id), _dumps({"tag": f"{key[0]}/{key[1]}", "source": "import"}))
+        return value
 
 
 @dataclass(frozen=True)
@@ -584,6 +602,7 @@ def _write_updates(run: Run, sealer: Sealer, counts: Counts, units: dict[int, li
     have_tags = set(ProfileTag.objects.in_org(run.actor).filter(among("profile_id", pids)).values_list(
         "profile_id", "tag_id"))
     tag_ids = run.compiled.known_tags
+    tag_rows = _TagRows(tag_ids)
     updates, identities, links, timeline, renamed, touched = [], [], [], [], [], []
     for pid in pids:
         rows = sorted((r for g in units[pid] for r in g.rows), key=lambda r: r.line)
@@ -621,9 +640,9 @@ def _write_updates(run: Run, sealer: Sealer, counts: Counts, units: dict[int, li
             timeline.append((org, pid, "profile.updated", now, "cdp.import", str(run.job.pk),
                              _dumps({"fields": names, "source": "import"}), now, now))
         for t in new_tags:
-            links.append((org, pid, tag_ids[t], "import", run.actor.user_id, now, now))
-            timeline.append((org, pid, "tag.added", now, "cdp.tag", str(tag_ids[t]),
-                             _dumps({"tag": f"{t[0]}/{t[1]}", "source": "import"}), now, now))
+            tag_id, tag_ref, tag_data = tag_rows[t]
+            links.append((org, pid, tag_id, "import", run.actor.user_id, now, now))
+            timeline.append((org, pid, "tag.added", now, "cdp.tag", tag_ref, tag_data, now, now))
     _update_profiles(updates, now)
     copy_rows("cdp_identity", IDENTITY_COLUMNS, identities)
     copy_rows("cdp_profiletag", TAG_COLUMNS, links)
