@@ -161,7 +161,7 @@ def generate(path: Path, rows: int, existing: list, seed: int, encoding: str) ->
 
 
 class Db:
-    def __init__(self, kind: str, var: str | None = None, reuse: bool = False):
+    def __init__(self, kind: str, var: str | None = None, reuse: bool = False, pg_name: str = PG_NAME):
         self.kind = kind
         self.var = var or tempfile.mkdtemp(prefix=f"siyu-bench-import-{kind}-")
         Path(self.var).mkdir(parents=True, exist_ok=True)
@@ -171,13 +171,12 @@ class Db:
         if kind == "postgres":
             import psycopg
 
-            self.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
+            self.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
             if reuse:
                 return
             with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
-                c.execute(f'CREATE DATABASE "{PG_NAME}"')
-            self.env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_NAME}"
+                c.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+                c.execute(f'CREATE DATABASE "{pg_name}"')
 
     def run(self, *args: str) -> str:
         return subprocess.run([PYTHON, *args], env=self.env, cwd=ROOT, check=True, capture_output=True,
@@ -205,10 +204,10 @@ def _import(db: Db, org: int, path: Path, mapping: Path) -> dict:
 
 
 def run_db(kind: str, rows: int, existing: int, xlsx_rows: int, var: str | None, reuse: bool,
-           encodings: list[str]) -> dict:
+           encodings: list[str], pg_name: str = PG_NAME) -> dict:
     """``reuse`` with ``var``: the database and var dir of an earlier run (same field keys), its existing
     customers already loaded (organisation 1); imports of earlier runs stay, so later files meet more."""
-    db = Db(kind, var, reuse)
+    db = Db(kind, var, reuse, pg_name)
     known = Path(db.var) / "existing.json"
     setup_seconds = 0.0
     org = 1
@@ -268,11 +267,13 @@ def run(args, rest: list[str]) -> dict:
     p.add_argument("--var", help="var dir to use (with --reuse: the one of the run that loaded the database)")
     p.add_argument("--reuse", action="store_true", help="skip creating the database and loading customers")
     p.add_argument("--encodings", default="utf-8,gbk", help="which CSV files to import, in order")
+    p.add_argument("--pg-name", default=PG_NAME, help="PostgreSQL database to (re)create or reuse")
     opts = p.parse_args(rest)
     rows = opts.rows or (100_000 if args.quick else 1_000_000)
     existing = opts.existing or (100_000 if args.quick else 1_000_000)
     xlsx_rows = opts.xlsx_rows if opts.xlsx_rows is not None else (20_000 if args.quick else 100_000)
     out = {"workload": "P5", "targets": {"postgres": "<= 60 s and <= 512 MB", "sqlite": "<= 180 s"}}
     for kind in (["postgres", "sqlite"] if opts.db == "both" else [opts.db]):
-        out[kind] = run_db(kind, rows, existing, xlsx_rows, opts.var, opts.reuse, opts.encodings.split(","))
+        out[kind] = run_db(kind, rows, existing, xlsx_rows, opts.var, opts.reuse, opts.encodings.split(","),
+                           opts.pg_name)
     return out
