@@ -338,6 +338,15 @@ def _seed_gate_approval(world: World, url: str) -> None:
     _api(world, "post", f"{API_PREFIX}/sales/opportunities/{opportunity}/approvals", {"stage_id": stage["id"]})
 
 
+def _seed_broadcast(world: World, url: str) -> None:
+    """A WeCom broadcast of A's corp to A's segment, due in 30 days (so nothing is sent meanwhile)."""
+    segment = _own(world, f"{API_PREFIX}/cdp/segments", "segment_id")
+    _api(world, "post", url, {"name": f"{MARKER} api broadcast", "text": f"{MARKER} hello", "corp_id": _wecom_corp(world),
+                              "segment_id": segment, "attachments": [{"kind": "link", "title": f"{MARKER} link",
+                                                                      "url": "https://example.com/alphasecret"}],
+                              "scheduled_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()})
+
+
 def _seed_rep(world: World, url: str) -> None:
     _api(world, "put", f"{url}/{world.admin_actor.user_id}", {"capacity": 5})
 
@@ -460,6 +469,7 @@ SEEDS = {
     f"{API_PREFIX}/channels/wecom/live-codes": _seed_live_code,
     f"{API_PREFIX}/channels/wecom/groups": _seed_wecom_groups,
     f"{API_PREFIX}/channels/wecom/group-codes": _seed_group_code,
+    f"{API_PREFIX}/channels/wecom/broadcasts": _seed_broadcast,
     f"{API_PREFIX}/platform/approvals/processes": _seed_approval_process,
     f"{API_PREFIX}/platform/approvals/requests": _seed_approval_request,
     f"{API_PREFIX}/sales/commerce/contracts": _seed_body({"title": f"{MARKER} contract",
