@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
 
 from siyu.channels.wxcrypto import safe_fromstring
 from siyu.kernel import clock, events
@@ -88,30 +88,41 @@ def verify_url(corp: Corp, *, msg_signature: str, timestamp: str, nonce: str, ec
 def receive(corp: Corp, *, body: bytes, msg_signature: str, timestamp: str, nonce: str,
             json_body: bool = False) -> Received:
     """Verify and decrypt a POST, store it raw once, queue its processing. Must run inside the request's
-    transaction: the log row and the outbox row commit together before the 200.
+    transaction: the log row and the outbox row commit together before the 200. Queries: the log insert and the
+    outbox insert (a duplicate: the insert, then the count update and the id).
 
     Raises ``CallbackCryptoError`` (nothing stored) when the body does not verify or decrypt."""
     plaintext = crypto_for(corp).decrypt_message(msg_signature=msg_signature, timestamp=timestamp, nonce=nonce,
                                                  body=body, json_body=json_body)
     message = parse_message(plaintext) if not json_body else _parse_json(plaintext)
     key = dedup_key(message)
-    now = clock.now()
-    try:
-        with transaction.atomic():  # a savepoint: a duplicate must not spoil the request's transaction
-            log = CallbackLog.objects.create(
-                org_id=corp.org_id, corp=corp, body=body.decode("utf-8"), msg_signature=msg_signature,
-                timestamp=timestamp, nonce=nonce, json_body=json_body, dedup_key=key,
-                event=str(message.get("Event") or message.get("MsgType") or "")[:40],
-                change_type=str(message.get("ChangeType", ""))[:40], event_time=event_time(message),
-                received_at=now,
-            )
-    except IntegrityError:
+    log = CallbackLog(
+        org_id=corp.org_id, corp=corp, body=body.decode("utf-8"), msg_signature=msg_signature,
+        timestamp=timestamp, nonce=nonce, json_body=json_body, dedup_key=key,
+        event=str(message.get("Event") or message.get("MsgType") or "")[:40],
+        change_type=str(message.get("ChangeType", ""))[:40], event_time=event_time(message),
+        received_at=clock.now(),
+    )
+    log.pk = _insert_unless_duplicate(log)
+    if log.pk is None:
         existing = CallbackLog.objects.in_org(Actor.system(corp.org_id, label="wecom")).filter(corp=corp,
                                                                                               dedup_key=key)
         existing.update(duplicates=F("duplicates") + 1)
         return Received(log_id=existing.values_list("pk", flat=True).first() or 0, duplicate=True)
     events.emit(CallbackReceived(org_id=corp.org_id, callback_log_id=log.pk))
     return Received(log_id=log.pk, duplicate=False)
+
+
+def _insert_unless_duplicate(log: CallbackLog) -> int | None:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (PostgreSQL, SQLite ≥ 3.35): the new row's id, or None
+    when ``(corp, dedup_key)`` is stored already. One statement on the hot path, where a plain insert needed a
+    savepoint and its release around it to survive the unique violation of a retry. Django's ``_insert`` is the
+    one ORM call that writes an ``ON CONFLICT`` insert and returns the id (``bulk_create`` does not return ids
+    with ``ignore_conflicts``); fields' ``pre_save`` (``created_at``, ``updated_at``) runs as in ``save``."""
+    fields = [f for f in CallbackLog._meta.concrete_fields if not f.primary_key]
+    rows = CallbackLog.objects._insert([log], fields=fields, returning_fields=[CallbackLog._meta.pk],
+                                       on_conflict=OnConflict.IGNORE)
+    return rows[0][0] if rows and rows[0] else None
 
 
 def _parse_json(plaintext: bytes) -> dict[str, Any]:
