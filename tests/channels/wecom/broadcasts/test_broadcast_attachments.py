@@ -73,6 +73,11 @@ def test_attachments_reach_wecom(org, admin_actor, admin_membership, login_clien
     assert by_customer == {c.external_userid: ["text", "image", "link", "miniprogram"] for c in contacts}
     link = next(json.loads(r["payload"]) for r in received if r["msgtype"] == "link")
     assert link["url"] == LINK["url"] and link["title"] == LINK["title"]
+    # The API reports the same broadcast and its results per employee.
+    one = client.get(f"/api/v1/channels/wecom/broadcasts/{broadcast.pk}").json()
+    assert one["attachments"] == [IMAGE, LINK, MINI] and one["counts"]["sent"] == 3
+    per_employee = client.get(f"/api/v1/channels/wecom/broadcasts/{broadcast.pk}/employees").json()
+    assert sum(r["sent"] for r in per_employee) == sum(r["total"] for r in per_employee) == 3
 
 
 def test_bad_attachments_are_refused_per_field(org, admin_actor, admin_membership, login_client, connected):
