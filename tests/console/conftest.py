@@ -281,7 +281,12 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
             "name": "VIP 群活码", "chat_ids": [group["chat_id"]]})
     broadcast = broadcasts.create_broadcast(actor=system, data={
         "name": "双十一活动通知", "text": "双十一全场八折，点击了解详情", "corp_id": corp.pk,
-        "segment_id": out.ids["segment"][0], "scheduled_at": clock.now() + dt.timedelta(days=1)})
+        "segment_id": out.ids["segment"][0], "scheduled_at": clock.now() + dt.timedelta(days=1),
+        "attachments": [{"kind": "image", "url": "https://cdn.example.com/promotions/2026/double-eleven/banner-750x1334.png"},
+                        {"kind": "link", "title": "双十一会场", "url": "https://shop.example.com/activities/1111?from=wecom",
+                         "description": "全场八折，会员再享九五折"},
+                        {"kind": "miniprogram", "title": "会员中心", "appid": "wx8bd80126147dfAAA",
+                         "page": "pages/member/index?from=broadcast", "picture_media_id": "MEDIA_COVER_1111"}]})
     config = archive.save_config(actor=system, corp_pk=corp.pk, data={
         "secret": "archive-secret", "retention_days": 180, "reply_timeout_minutes": 30, "work_start": "09:00",
         "work_end": "18:00", "work_days": [1, 2, 3, 4, 5]})
