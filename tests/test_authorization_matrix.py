@@ -91,10 +91,11 @@ def _norm(segment: str) -> str:
 
 
 # URL collections that are views of a data-scoped model under another name (company accounts are profiles).
-# Not under the channels: WeCom's external contacts are the channel's own rows (``ExternalContact`` declares no
-# scope_key), shown to every member who may read the channel.
+# Not under the channels (an official account is the channel's own row), except WeCom's external contacts: they
+# are customers, scoped like profiles (``ExternalContact.scope_key`` is "cdp.profile").
 ALIASES = {"account": "profile", "contact": "profile", "customer": "profile"}
 UNALIASED_PREFIXES = (f"{API_PREFIX}/channels/", "channels/")
+ALIASED_CHANNEL_ROUTES = (f"{API_PREFIX}/channels/wecom/contacts", "channels/wecom/contacts")
 
 
 def _scoped_objects() -> set[str]:
@@ -677,7 +678,7 @@ def _applies(caller: str, route: str) -> str | None:
     if caller != "out-of-scope-session":
         return None
     scoped = _scoped_objects()
-    if route.startswith(UNALIASED_PREFIXES):
+    if route.startswith(UNALIASED_PREFIXES) and not route.startswith(ALIASED_CHANNEL_ROUTES):
         scoped = {name for name in scoped if name not in ALIASES}
     if not scoped & set(_indexed_collections(route)):
         return f"{route} addresses no data-scoped record (data-scoped: {sorted(scoped)})"
