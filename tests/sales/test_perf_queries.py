@@ -78,7 +78,7 @@ def _bulk_queries(team, system, leads_):
 
 def test_a_bulk_assign_chunk_costs_the_same_queries_for_few_or_many_leads(team, system):
     """Round-robin, weighted and least-loaded rules (the last writes an explanation per lead): the chunk's
-    queries grow with the (owner, rule) groups it writes (one UPDATE each, one event per owner), never with its
+    queries grow with the rules that fire (one UPDATE each) and the owners (one event each), never with its
     leads. Both batches below give every owner leads from every rule."""
     users = _everyone(team)
     assignment.create_rule(actor=team.admin, data={

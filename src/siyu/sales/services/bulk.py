@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, F, TextField, Value, When
+from django.db.models import BigIntegerField, Case, F, Field, TextField, Value, When
 
 from siyu.cdp.bulkload import copy_rows
 from siyu.iam.models import Membership
@@ -136,22 +137,22 @@ def _recycle(actor: Actor, leads: list[Lead], job: BulkJob) -> int:
 
 
 def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) -> int:
-    """Assign locked leads in one go: decisions in memory (one rules context, one load query), then one UPDATE
-    per (owner, rule, explanation) group, history rows in bulk, one audit entry for the chunk."""
+    """Assign locked leads in one go: decisions in memory (one rules context, one candidates query per rule),
+    then one UPDATE per (rule, pool) group, history rows in bulk, one audit entry for the chunk."""
     ctx = assignment.context(actor)
     transfer_to = assignment.manual_decision(actor, job.params["owner_id"]) if job and job.kind == "transfer" else None
-    # One UPDATE per (owner, rule, pool): leads of one group differ only by their explanation (a least-loaded
-    # pick names the load it saw), which a CASE on the id sets; one statement per lead was most of a chunk.
-    groups: dict[tuple, list[tuple[Lead, str]]] = defaultdict(list)
+    # One UPDATE per (rule, pool, assigned or not): within a group the owner, department and explanation (a
+    # least-loaded pick names the load it saw) are a CASE on the id; one statement per owner or per lead was
+    # most of a chunk's time on a loaded database.
+    groups: dict[tuple, list[tuple[Lead, assignment.Decision]]] = defaultdict(list)
     for lead in leads:
         decision = transfer_to or assignment.decide(ctx, lead, exclude={lead.owner_id} if lead.owner_id else set())
         if decision.owner_id is not None and decision.owner_id == lead.owner_id:
             continue
         if decision.owner_id is None and lead.owner_id is None and decision.pool_id == lead.pool_id:
             continue
-        key = (decision.owner_id, decision.department_id, decision.rule.pk if decision.rule else None,
-               decision.pool_id)
-        groups[key].append((lead, decision.explanation))
+        key = (decision.rule.pk if decision.rule else None, decision.pool_id, decision.owner_id is not None)
+        groups[key].append((lead, decision))
     now = clock.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     rules = {r.pk: r for r in ctx.rules}
@@ -159,34 +160,36 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
     history, audit = [], []
     by_owner: dict[int, list[int]] = defaultdict(list)
     how = "transfer" if transfer_to else "bulk_rule"
-    for (owner, dept, rule_id, pool_id), members in groups.items():
-        ids = [lead.pk for lead, _ in members]
-        values: dict[str, Any] = {"assignment_rule_id": rule_id, "assignment_reason": _reasons(members),
-                                  "assignment_seq": F("assignment_seq") + 1, "updated_at": now}
-        if owner is None:
+    data_of: dict[tuple, str] = {}
+    for (rule_id, pool_id, assigned), members in groups.items():
+        values: dict[str, Any] = {"assignment_rule_id": rule_id, "assignment_seq": F("assignment_seq") + 1,
+                                  "updated_at": now,
+                                  "assignment_reason": _per_lead(members, lambda d: d.explanation[:2000], TextField())}
+        if not assigned:
             values.update(owner_id=None, pool_id=pool_id, assigned_at=None, sla_state="", sla_due_at=None,
                           sla_remind_at=None)
         else:
             sla = assignment.sla_times(rules.get(rule_id), now)
-            values.update(owner_id=owner, department_id=dept, assigned_at=now, first_response_at=None,
-                          response_seconds=None, **sla)
+            values.update(owner_id=_per_lead(members, lambda d: d.owner_id, BigIntegerField()),
+                          department_id=_per_lead(members, lambda d: d.department_id, BigIntegerField()),
+                          assigned_at=now, first_response_at=None, response_seconds=None, **sla)
             if sla["sla_due_at"]:
                 buckets.add(("breach", assignment._bucket(sla["sla_due_at"])))
             if sla["sla_remind_at"]:
                 buckets.add(("remind", assignment._bucket(sla["sla_remind_at"])))
-        Lead.objects.filter(pk__in=ids).update(**values)
-        kind = "assigned" if owner else ("pooled" if pool_id else "unassigned")
-        data_of: dict[str, str] = {}
-        for lead, explanation in members:
-            data = data_of.get(explanation)
+        Lead.objects.filter(pk__in=[lead.pk for lead, _ in members]).update(**values)
+        for lead, decision in members:
+            owner = decision.owner_id
+            kind = "assigned" if owner else ("pooled" if pool_id else "unassigned")
+            data = data_of.get((owner, decision.explanation))
             if data is None:
-                data = data_of[explanation] = json.dumps(
+                data = data_of[owner, decision.explanation] = json.dumps(
                     {"how": how, "rule_id": rule_id, "owner_id": owner, "pool_id": pool_id,
-                     "explanation": explanation, "job_id": job.pk if job else None}, ensure_ascii=False)
+                     "explanation": decision.explanation, "job_id": job.pk if job else None}, ensure_ascii=False)
             history.append((actor.org_id, lead.pk, kind, stamp, actor.user_id, data, stamp, stamp))
             audit.append([lead.pk, lead.owner_id, owner])
-        if owner is not None:
-            by_owner[owner].extend(ids)
+            if owner is not None:
+                by_owner[owner].append(lead.pk)
     # COPY on PostgreSQL (executemany on SQLite): the ORM's per-value preparation was most of a chunk's time
     copy_rows(LeadHistory._meta.db_table, HISTORY_COLUMNS, history)
     for owner, ids in sorted(by_owner.items()):
@@ -201,14 +204,14 @@ def assign_many(actor: Actor, leads: list[Lead], *, job: BulkJob | None = None) 
     return len(audit)
 
 
-def _reasons(members: list[tuple[Lead, str]]) -> Any:
-    """The ``assignment_reason`` of a group's UPDATE: one value, or a CASE on the id when the leads' explanations
-    differ."""
-    reasons = {explanation[:2000] for _, explanation in members}
-    if len(reasons) == 1:
-        return reasons.pop()
-    return Case(*[When(pk=lead.pk, then=Value(explanation[:2000])) for lead, explanation in members],
-                output_field=TextField())
+def _per_lead(members: list[tuple[Lead, assignment.Decision]], value_of: Callable[[assignment.Decision], Any],
+              output_field: Field) -> Any:
+    """A column of a group's UPDATE: one value when every lead gets the same, else a CASE on the id."""
+    values = {value_of(decision) for _, decision in members}
+    if len(values) == 1:
+        return values.pop()
+    return Case(*[When(pk=lead.pk, then=Value(value_of(decision), output_field=output_field))
+                  for lead, decision in members], output_field=output_field)
 
 
 def visible_job(actor: Actor, job_id: Any) -> BulkJob:
