@@ -333,6 +333,10 @@ def run(args, rest) -> dict:
         with connection.cursor() as cur:
             cur.execute("UPDATE sales_lead SET owner_id = NULL, department_id = NULL, pool_id = %s, status = 'new', "
                         "assigned_at = NULL, sla_state = '' WHERE id %% 10 = 0", [loaded["pool"]])
+            # a previous run's assignments would otherwise come due as SLA sweeps (reminders, breaches for ~100K
+            # leads) and its unfinished jobs would resume, both inside the measured bulk job's run_due loop
+            cur.execute("UPDATE sales_lead SET sla_state = '' WHERE sla_state IN ('pending', 'reminded')")
+            cur.execute("UPDATE sales_bulkjob SET status = 'failed' WHERE status IN ('queued', 'running')")
             cur.execute("ANALYZE sales_lead")
     if "decision" in parts:
         result["assignment"] = _decisions(admin, loaded["pool"], opts.samples)
