@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
 from siyu.cdp import profiles as cdp_profiles
 from siyu.cdp import tags as cdp_tags
 from siyu.cdp.resolution import live
@@ -55,13 +57,18 @@ def employee_for(corp: Corp, userid: str, *, follow_user: bool | None = None) ->
 
 
 def upsert_contact(corp: Corp, data: Mapping[str, Any]) -> ExternalContact:
-    """Create or refresh an external contact from WeCom's ``external_contact`` object (or just its id)."""
+    """Create or refresh an external contact from WeCom's ``external_contact`` object (or just its id).
+
+    A new contact is inserted with its details (one INSERT, not an INSERT and then an UPDATE of the same row)."""
     external_userid = str(data.get("external_userid") or "")[:64]
     qs = ExternalContact.objects.in_org(system_actor(corp))
-    contact, created = qs.get_or_create(corp=corp, external_userid=external_userid,
-                                        defaults={"org_id": corp.org_id})
     if "name" not in data:  # only the id is known (a deletion, or a contact WeCom no longer shows)
+        contact, _ = qs.get_or_create(corp=corp, external_userid=external_userid, defaults={"org_id": corp.org_id})
         return contact
+    contact = qs.filter(corp=corp, external_userid=external_userid).first()
+    new = contact is None
+    if new:
+        contact = ExternalContact(org_id=corp.org_id, corp=corp, external_userid=external_userid)
     contact.name = str(data.get("name") or "")[:120]
     contact.type = _int(data.get("type"), 1)
     contact.gender = _int(data.get("gender"), 0)
@@ -70,8 +77,23 @@ def upsert_contact(corp: Corp, data: Mapping[str, Any]) -> ExternalContact:
     contact.position = str(data.get("position") or "")[:120]
     encrypted.set_encrypted(contact, "unionid", str(data.get("unionid") or ""))
     contact.detail_synced_at = clock.now()
-    contact.save()
+    if new and not _inserted(contact):
+        return upsert_contact(corp, data)  # another job inserted it meanwhile: refresh that row
+    if not new:
+        contact.save()
     return contact
+
+
+def _inserted(row) -> bool:
+    """Insert ``row`` in a savepoint; False when a concurrent job inserted the same unique key first (the
+    caller then reads and updates that row, as ``get_or_create`` would have)."""
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        row.pk = None
+        return False
+    return True
 
 
 def _int(value: Any, default: int) -> int:
@@ -102,8 +124,10 @@ def apply_add(corp: Corp, contact: ExternalContact, employee: Employee, info: Ma
     Returns the relation and whether it is live after this add. An add older than a deletion already applied
     leaves the relation deleted (the deletion came later in reality); a newer one revives it as a new add."""
     qs = FollowRelation.objects.in_org(system_actor(corp))
-    relation, _ = qs.get_or_create(employee=employee, external_contact=contact,
-                                   defaults={"org_id": corp.org_id, "corp": corp})
+    relation = qs.filter(employee=employee, external_contact=contact).first()
+    new = relation is None
+    if new:  # built here and inserted once below, with what this add says (not an INSERT and then an UPDATE)
+        relation = FollowRelation(org_id=corp.org_id, corp=corp, employee=employee, external_contact=contact)
     added_at = at_from(info.get("createtime")) or at or clock.now()
     state = str(info.get("state") or state or relation.state or "")[:30]
     # An add older than (or as old as) the deletion already applied: the deletion is the newer fact.
@@ -125,7 +149,10 @@ def apply_add(corp: Corp, contact: ExternalContact, employee: Employee, info: Ma
     relation.half = half and not relation.deleted
     if not stale:
         relation.event_at = max(filter(None, (relation.event_at, added_at)))
-    relation.save()
+    if new and not _inserted(relation):  # another job inserted it meanwhile: apply this add to that row
+        return apply_add(corp, contact, employee, info, at=at, half=half, state=state)
+    if not new:
+        relation.save()
     return relation, not relation.deleted
 
 
