@@ -7,6 +7,7 @@ import threading
 
 import httpx
 import pytest
+from django.db import DatabaseError
 from ingest_support import basic
 
 from siyu.cdp.ingest import committer, writer
@@ -89,16 +90,16 @@ def test_the_same_message_id_in_one_group_is_stored_once(write_key, make_committ
 def test_a_failed_commit_acknowledges_nothing_and_stores_nothing(write_key, make_committer, monkeypatch):
     source = source_for_key(write_key)
     c = make_committer()
-    real = writer.insert_batch
+    real = writer.payload_text
 
-    def crash(*args, **kwargs):  # the dedup rows are written, then the transaction dies before its commit
-        raise RuntimeError("crash before commit")
+    def crash(events):  # the database refuses the batch row after the dedup rows were written: all rolls back
+        return "[not json"
 
-    monkeypatch.setattr(writer, "insert_batch", crash)
+    monkeypatch.setattr(writer, "payload_text", crash)
     results = submit_all(c, [part(source, f"c{i}") for i in range(6)])
-    assert all(isinstance(r, RuntimeError) for r in results)
+    assert all(isinstance(r, DatabaseError) for r in results)
     assert EventBatch.objects.count() == 0 and EventDedup.objects.count() == 0
-    monkeypatch.setattr(writer, "insert_batch", real)
+    monkeypatch.setattr(writer, "payload_text", real)
     results = submit_all(c, [part(source, f"c{i}") for i in range(6)])  # the clients' retries
     assert [r.stored for r in results] == [1] * 6
     assert stored_ids() == [f"c{i}" for i in range(6)]
@@ -107,18 +108,17 @@ def test_a_failed_commit_acknowledges_nothing_and_stores_nothing(write_key, make
 def test_one_bad_request_fails_alone(write_key, make_committer, monkeypatch):
     source = source_for_key(write_key)
     c = make_committer()
-    real = writer.insert_batch
+    real = writer.payload_text
 
-    def picky(src, events, received_at):
-        if any(b'"bad"' in e for e in events):
-            raise ValueError("the database refused a value")
-        return real(src, events, received_at)
+    def picky(events):  # a value the database refuses, in one request's event only
+        return "[not json" if any(b'"bad"' in e for e in events) else real(events)
 
-    monkeypatch.setattr(writer, "insert_batch", picky)
+    monkeypatch.setattr(writer, "payload_text", picky)
     results = submit_all(c, [part(source, "bad")] + [part(source, f"ok{i}") for i in range(5)])
-    assert isinstance(results[0], ValueError)
+    assert isinstance(results[0], DatabaseError)
     assert [r.stored for r in results[1:]] == [1] * 5
     assert stored_ids() == [f"ok{i}" for i in range(5)]
+    assert not EventDedup.objects.filter(message_id="bad").exists()  # its dedup row rolled back with it
 
 
 def test_track_over_http_goes_through_the_committer(live_server, write_key):

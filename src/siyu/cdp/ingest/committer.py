@@ -1,9 +1,9 @@
 """Group commit for single-event requests (``/v1/track``, ``/identify``, …): many requests, one transaction.
 
-A single event costs a whole transaction on the request path (two statements and a commit that waits for the
-WAL flush), so under many concurrent clients the database spends its time committing. Each web process runs
-one committer thread: a request validates its event as before, hands it to the committer and waits; the
-committer takes every request that arrived while the previous commit was running, plus any that arrive within
+A single event costs a whole transaction on the request path (a commit that waits for the WAL flush), so under
+many concurrent clients the database spends its time committing. Each web process runs one committer thread:
+a request validates its event as before, hands it to the committer and waits; the committer takes every
+request that arrived while the previous commit was running, plus any that arrive within
 ``SIYU_INGEST_GROUP_COMMIT_MS`` of the first (at most ``MAX_GROUP_EVENTS`` events), writes them with
 :func:`.writer.write_parts` in **one** transaction and then wakes each request with its own result. Waiting
 costs no throughput: requests keep arriving while a commit runs and simply join the next group.
