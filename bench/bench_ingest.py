@@ -260,13 +260,27 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def warm_up(stack: Stack, connections: int, *, max_seconds: float = 120.0) -> int:
+    """Warm every web worker before measuring. The port answers as soon as gunicorn's master listens, while
+    its workers are still booting (Django set-up), and each worker imports the URLconf in its first request:
+    seconds of CPU that, landing inside a measured run, stall every request that worker holds. So rounds of
+    requests on new connections are sent until one round is answered without a slow request (a worker
+    booting or importing makes some request wait for many seconds), after at least three; returns the rounds."""
+    deadline = time.monotonic() + max_seconds
+    rounds = 0
+    while True:
+        r = drive(stack.port, stack.auth, "/v1/batch", make_batches(connections * 2, f"warm-{uuid.uuid4().hex[:6]}"),
+                  connections)
+        rounds += 1
+        if (rounds >= 3 and r["latency"]["max_ms"] < 2500) or time.monotonic() > deadline:
+            return rounds
+
+
 def bench_db(db: str, opts) -> dict:
     stack = Stack(db, web_workers=opts.workers, threads=opts.threads).start()
     try:
         out: dict = {"database": db, "load_average_before": load_average()}
-        # Warm every request thread the measured runs will use (first use opens connections, fills caches).
-        warm = opts.concurrency * 2
-        drive(stack.port, stack.auth, "/v1/batch", make_batches(warm * 3, f"warm-{uuid.uuid4().hex[:6]}"), warm)
+        out["warm_up_rounds"] = warm_up(stack, opts.concurrency * 2)
         # P1 closed loop
         bodies = make_batches(opts.batches, f"p1-{uuid.uuid4().hex[:6]}", seed=2)
         r = drive(stack.port, stack.auth, "/v1/batch", bodies, opts.concurrency)
