@@ -76,6 +76,7 @@ class Context:
     loads: Counter = field(default_factory=Counter)
     loaded_users: set[int] = field(default_factory=set)
     at: dt.datetime = field(default_factory=clock.now)
+    locked: bool = False  # every rule locked up front (``lock_rules``), not one by one as leads match them
     # per rule: its conditions as one test of a lead (parsed once per batch) and the sentence that explains it
     compiled: dict[int, tuple[Callable[[Lead], bool], str]] = field(default_factory=dict)
 
@@ -121,9 +122,10 @@ def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
     state = ctx.states.get(rule.pk)
     if state is not None:
         return state
-    # The lock: concurrent decisions on one rule queue here, so the cursor and weights move atomically.
-    locked = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
-    rule.rr_cursor = locked.rr_cursor
+    if not ctx.locked:
+        # The lock: concurrent decisions on one rule queue here, so the cursor and weights move atomically.
+        locked = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
+        rule.rr_cursor = locked.rr_cursor
     rows = _candidates(ctx, rule)
     ids = [r["user_id"] for r in rows]
     members = {r["user_id"]: r for r in rows if r["m_active"] is not None}
@@ -146,6 +148,17 @@ def _state(ctx: Context, rule: AssignmentRule) -> _RuleState:
             ctx.loaded_users.add(u)
     ctx.states[rule.pk] = state
     return state
+
+
+def lock_rules(ctx: Context) -> None:
+    """Lock every active rule of ``ctx`` in one query, in id order, and read their cursors: a batch that locked
+    rules as its leads matched them took them in a different order from a concurrent batch, and the two could
+    deadlock; a single decision locks one rule, so it never forms a cycle with a batch."""
+    cursors = dict(AssignmentRule.objects.filter(pk__in=[r.pk for r in ctx.rules]).select_for_update()
+                   .order_by("pk").values_list("pk", "rr_cursor"))
+    for rule in ctx.rules:
+        rule.rr_cursor = cursors.get(rule.pk, rule.rr_cursor)
+    ctx.locked = True
 
 
 def _default_pool(ctx: Context) -> int | None:
