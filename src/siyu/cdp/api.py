@@ -126,7 +126,7 @@ class LookupParams(Schema):
 def lookup_profile(request: HttpRequest, params: Query[LookupParams]):
     actor = require(request, "cdp.profile.read")
     profile = selectors.lookup(actor, type=params.type or "", value=params.value or "", namespace=params.namespace)
-    return _detail(actor, profile.pk)
+    return presenters.profile_detail_data(actor, selectors.profile_meta(actor), profile)
 
 
 @router.get("/profiles/search", response={200: SearchOut, **ERRORS}, exclude_unset=True,

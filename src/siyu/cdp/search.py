@@ -26,7 +26,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Lookup, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Reverse
 
 from siyu.kernel.actor import Actor
 
@@ -156,12 +156,22 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _ends_with(q: str):
+    """Names ending with ``q``. Chinese (case-sensitive LIKE): the reversed name starting with the reversed query,
+    which the b-tree on ``reverse(name)`` (migration 0007) answers as a range; a trigram index cannot anchor a
+    pattern's end with two characters and rechecks hundreds of rows per query at M. Latin keeps ILIKE (no case
+    folding in a b-tree range)."""
+    if _has_cjk(q):
+        return _Like(Reverse("name"), f"{_like_escape(q[::-1])}%")
+    return _ILike(F("name"), f"%{_like_escape(q)}")
+
+
 def _pg_name_condition(q: str) -> Q:
     text = _like_escape(q)
     if len(q) >= 3:
         return Q(_pattern(q, f"%{text}%"))
     if len(q) == 2:
-        return Q(_pattern(q, f"{text}%")) | Q(_pattern(q, f"%{text}"))
+        return Q(_pattern(q, f"{text}%")) | Q(_ends_with(q))
     return Q(_pattern(q, f"{text}%"))
 
 
@@ -203,7 +213,7 @@ def best_name_matches(qs: QuerySet, q: str, *, limit: int = 20) -> list[Profile]
     seen |= {p.pk for p in prefix}
     rest: list[Profile] = []
     if len(exact) + len(prefix) < limit and len(q) >= 2:
-        cond = _pattern(q, f"%{text}%" if len(q) >= 3 else f"%{text}")
+        cond = _pattern(q, f"%{text}%") if len(q) >= 3 else _ends_with(q)
         rest = [p for p in qs.filter(cond).order_by()[: limit + len(seen)] if p.pk not in seen]
 
     def order(rows: list[Profile]) -> list[Profile]:

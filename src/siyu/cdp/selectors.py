@@ -100,15 +100,18 @@ def profile_detail(actor: Actor, profile_id: Any) -> Profile:
         pk = int(profile_id)
     except (TypeError, ValueError):
         raise NotFound("not found") from None
-    links = ProfileTag.objects.select_related("tag__group").order_by("tag__group__order", "tag__group__name",
-                                                                      "tag__order", "tag__name")
-    profile = (Profile.objects.visible_to(actor).exclude(status=ProfileStatus.DELETED).filter(pk=pk)
-               .select_related("owner", "account")
-               .prefetch_related(Prefetch("identities", Identity.objects.order_by("type", "pk")),
-                                 Prefetch("tag_links", links)).first())
+    profile = _with_detail(Profile.objects.visible_to(actor).exclude(status=ProfileStatus.DELETED).filter(pk=pk)).first()
     if profile is None:
         raise NotFound("not found")
     return profile
+
+
+def _with_detail(qs: QuerySet) -> QuerySet:
+    """``qs`` loading what the 360° header shows: owner and account joined, identities and tags prefetched."""
+    links = ProfileTag.objects.select_related("tag__group").order_by("tag__group__order", "tag__group__name",
+                                                                      "tag__order", "tag__name")
+    return qs.select_related("owner", "account").prefetch_related(
+        Prefetch("identities", Identity.objects.order_by("type", "pk")), Prefetch("tag_links", links))
 
 
 def identity_of(actor: Actor, profile: Profile, identity_id: Any) -> Identity:
@@ -126,11 +129,12 @@ def identity_of(actor: Actor, profile: Profile, identity_id: Any) -> Identity:
 
 
 def lookup(actor: Actor, *, type: str, value: str, namespace: str = "") -> Profile:
-    """The live profile holding exactly this identifier (blind index), in the actor's scope; else 404."""
+    """The live profile holding exactly this identifier (blind index), in the actor's scope, loaded as
+    :func:`profile_detail` loads it (so the answer needs no second read of the profile); else 404."""
     if not type or not value:
         raise NotFound("no profile with this identifier")
     ident = normalise(type, value, namespace)
-    profile = search.profiles_with(active_profiles(actor), actor, [ident]).first()
+    profile = _with_detail(search.profiles_with(active_profiles(actor), actor, [ident])).first()
     if profile is None:
         raise NotFound("no profile with this identifier")
     return profile
