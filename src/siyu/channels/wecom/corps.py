@@ -243,12 +243,6 @@ def _remember(cache: dict, key: Any, value: Any) -> None:
     cache[key] = value
 
 
-def forget_cached_corps() -> None:
-    """Empty this process's callback caches (tests; never needed for correctness)."""
-    _callback_corps.clear()
-    _cryptos.clear()
-
-
 def callback_path(corp: Corp) -> str:
     return f"/wecom/callback/{corp.callback_key}/"
 
