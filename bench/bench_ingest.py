@@ -43,7 +43,7 @@ from bench.stats import summary
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_NAME = "siyu_bench_ingest"
+PG_NAME = os.environ.get("SIYU_BENCH_INGEST_DB", "siyu_bench_ingest")  # two trees compared side by side
 EVENTS_PER_BATCH = 100
 
 SETUP_SNIPPET = """

@@ -99,6 +99,8 @@ def insert_batch(source: KnownSource, events: Sequence[bytes], received_at: dt.d
 # ev: every event of the parts in order (source, messageId, position in its source's payload, ordinal);
 # fresh: the dedup insert, one row per distinct key in (source, messageId) order; kept: the first occurrence of
 # each fresh key; batch: one row per source with kept events, the payload as sent when all of them were kept.
+# The sources are a VALUES list, not arrays: a payload inside an array literal would be escaped character by
+# character in Python (psycopg's client-side array dumper), a scalar is quoted by libpq.
 _PG_WRITE = """
 WITH ev AS (
     SELECT s, m, p, o FROM unnest(%s::bigint[], %s::text[], %s::int[]) WITH ORDINALITY AS t(s, m, p, o)
@@ -118,7 +120,7 @@ WITH ev AS (
                 ELSE (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(src.payload::jsonb)
                       WITH ORDINALITY AS a(e, i) WHERE i = ANY (k.ps)) END,
            0
-    FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[], %s::int[]) AS src(s, org, at, payload, n)
+    FROM (VALUES {sources}) AS src(s, org, at, payload, n)
     JOIN per_source AS k ON k.s = src.s
     ORDER BY src.s
     RETURNING source_id, id
@@ -126,6 +128,7 @@ WITH ev AS (
 SELECT source_id, message_id, NULL::bigint FROM fresh
 UNION ALL SELECT source_id, NULL, id FROM batch
 """  # noqa: S608 - constants only
+_PG_SOURCE = "(%s::bigint, %s::bigint, %s::timestamptz, %s::text, %s::int)"
 
 
 def _write_pg(parts: Sequence[Part], received_at: dt.datetime) -> tuple[set[tuple[int, str]], dict[int, int]]:
@@ -142,15 +145,14 @@ def _write_pg(parts: Sequence[Part], received_at: dt.datetime) -> tuple[set[tupl
             srcs.append(sid)
             mids.append(e.message_id)
             positions.append(len(texts))
-    per_source = list(payloads.values())
-    params = [srcs, mids, positions, _dt(received_at), _dt(received_at - dt.timedelta(days=DEDUP_DAYS)),
-              [src.id for src, _, _ in per_source], [src.org_id for src, _, _ in per_source],
-              [_dt(at) for _, at, _ in per_source], [payload_text(texts) for _, _, texts in per_source],
-              [len(texts) for _, _, texts in per_source]]
+    params: list = [srcs, mids, positions, _dt(received_at), _dt(received_at - dt.timedelta(days=DEDUP_DAYS))]
+    for src, at, texts in payloads.values():
+        params += [src.id, src.org_id, _dt(at), payload_text(texts), len(texts)]
+    sql = _PG_WRITE.replace("{sources}", ", ".join([_PG_SOURCE] * len(payloads)))
 
     def run():
         with connection.cursor() as cur:
-            cur.execute(_PG_WRITE, params)
+            cur.execute(sql, params)
             return cur.fetchall()
 
     fresh: set[tuple[int, str]] = set()
