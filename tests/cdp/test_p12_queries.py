@@ -117,3 +117,15 @@ def test_postgres_answers_name_prefixes_and_given_names_from_the_b_trees(api, se
     prefix, suffix = plan(search._pattern("子轩", "子轩%")), plan(search._ends_with("子轩"))
     assert "cdp_profile_name_prefix" in prefix and "~>=~" in prefix, prefix
     assert "cdp_profile_name_suffix" in suffix and "~>=~" in suffix, suffix
+
+
+def test_search_reads_the_known_namespaces_in_one_cache_read(api, people, settings):
+    if not settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+        pytest.skip("counts cache reads as queries: the database cache only")
+    people(1)
+    for q in ("王小", "wmP120"):
+        api.get(f"{BASE}/profiles/search?q={q}")  # fills the cache
+        with CaptureQueriesContext(connection) as ctx:
+            body = api.get(f"{BASE}/profiles/search?q={q}").json()
+        assert sum("cdp:namespaces" in x["sql"] for x in ctx.captured_queries) == 1
+    assert (body["match"], [p["name"] for p in body["items"]]) == ("exact", ["王小0"])
