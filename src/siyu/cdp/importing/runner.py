@@ -38,6 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from siyu.kernel import auditing, clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, ValidationFailed
+from siyu.kernel.lookups import among
 
 from .. import search
 from .. import tags as tag_module
@@ -61,7 +62,6 @@ from ..timeline import add_entry
 from . import prefetch, readers
 from .errors import ErrorReport, storage_dir
 from .identities import Sealer
-from .lookups import among
 from .mapping import TEXT_FIELDS, Compiled, Row, RowError, compile_mapping, convert, is_blocklisted
 
 CHUNK_ROWS = 5000

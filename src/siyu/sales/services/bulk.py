@@ -26,6 +26,7 @@ from siyu.iam.selectors import actor_for_membership
 from siyu.kernel import auditing, clock, events, scheduled
 from siyu.kernel.actor import Actor, DataScope
 from siyu.kernel.errors import NotFound, ValidationFailed
+from siyu.kernel.lookups import among
 
 from ..events import LeadsAssignedInBulk
 from ..models.jobs import BulkJob
@@ -60,9 +61,11 @@ def start_bulk(*, actor: Actor, kind: str, lead_ids: list[Any], params: dict[str
         if not Pool.objects.in_org(actor).filter(pk=pid, kind=PoolKind.LEAD).exists():
             raise ValidationFailed("no such pool", fields={"params.pool_id": ["no such lead pool"]})
         params["pool_id"] = pid
+    # One array parameter on PostgreSQL: 200,000 ids as IN lists took 30-40 s of a console request at load ~18.
+    step = len(ids) if connection.vendor == "postgresql" else 10_000  # SQLite: under its variable limit
     visible: list[int] = []
-    for lo in range(0, len(ids), 10_000):
-        visible += list(Lead.objects.visible_to(actor).filter(pk__in=ids[lo:lo + 10_000]).values_list("pk", flat=True))
+    for lo in range(0, len(ids), step):
+        visible += list(Lead.objects.visible_to(actor).filter(among("pk", ids[lo:lo + step])).values_list("pk", flat=True))
     job = BulkJob.objects.create(org_id=actor.org_id, kind=kind, lead_ids=sorted(visible), params=params,
                                  total=len(visible), created_by_id=actor.user_id,
                                  actor={"user_id": actor.user_id, "permissions": sorted(actor.permissions),

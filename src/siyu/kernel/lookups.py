@@ -1,7 +1,8 @@
-"""``column = ANY(array)`` for the thousands of ids and blind indexes a chunk looks up at once.
+"""``column = ANY(array)`` for the thousands of ids or blind indexes a query looks up at once (a CDP import
+chunk, the leads of a sales bulk job).
 
-Django renders ``__in`` as one placeholder per value; with psycopg's client-side binding every query of a
-chunk then parses and sends thousands of literals (a third of the run time at 5,000-row chunks). On
+Django renders ``__in`` as one placeholder per value; with psycopg's client-side binding every such query
+then parses and sends thousands of literals (a third of an import's run time at 5,000-row chunks). On
 PostgreSQL one array parameter does the same through the same index; SQLite keeps ``IN``, batched by the
 caller under its variable limit.
 """
