@@ -95,7 +95,7 @@ def test_refusals_change_nothing(api_client, org, make_org, corp, segment, admin
     assert reader.get(f"{BASE}/{broadcast.pk}").status_code == 200
     assert post(reader, f"/{broadcast.pk}/cancel").status_code == 403
     assert post(reader, "", _body(corp, segment)).status_code == 403
-    stranger = api_client(make_org("Other"))
+    stranger = api_client(make_org("Other").org)
     assert stranger.get(BASE).json()["items"] == []
     for url in (f"{BASE}/{broadcast.pk}", f"{BASE}/{broadcast.pk}/employees"):
         assert stranger.get(url).status_code == 404
