@@ -31,14 +31,25 @@ def refuse(request, actor, status: int):
     return defaults.page_not_found(request, Http404())
 
 
+def member_page(view):
+    """Signed in and a member of an organisation; the actor is passed to the view."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        actor = current_actor(request)
+        if actor is None:
+            return render(request, "console/no_organization.html", status=403)
+        return view(request, actor, *args, **kwargs)
+
+    return wrapper
+
+
 def operation_page(operation: str):
     def decorate(view):
-        @login_required
+        @member_page
         @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            actor = current_actor(request)
-            if actor is None:
-                return render(request, "console/no_organization.html", status=403)
+        def wrapper(request, actor, *args, **kwargs):
             if not actor.can(operation):
                 return refuse(request, actor, 403)
             try:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,21 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from . import navigation, selectors
-from .context import current_actor
-
-
-def member_page(view):
-    """Signed in and a member of an organisation; the actor is passed to the view."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        actor = current_actor(request)
-        if actor is None:
-            return render(request, "console/no_organization.html", status=403)
-        return view(request, actor, *args, **kwargs)
-
-    return wrapper
+from .guards import member_page
 
 
 @require_safe
