@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import NotFound, ValidationFailed
@@ -47,6 +47,13 @@ def profile_meta(actor: Actor) -> ObjectMeta:
 def active_profiles(actor: Actor) -> QuerySet:
     """Live profiles in the actor's scope (merged and deleted ones are not listed)."""
     return Profile.objects.visible_to(actor).filter(status=ProfileStatus.ACTIVE)
+
+
+def visible_profile_pks(actor: Actor) -> QuerySet:
+    """The pks of the profiles in the actor's scope and of the profiles merged into them, as a subquery (for
+    another context's scope rule, e.g. WeCom contacts, whose profile link is refreshed only on their next add)."""
+    visible = Profile.objects.visible_to(actor).values("pk")
+    return Profile.objects.in_org(actor).filter(Q(pk__in=visible) | Q(merged_into__in=visible)).values("pk")
 
 
 @dataclass(frozen=True)

@@ -111,18 +111,15 @@ class ExternalContact(TenantModel):
         Each branch is an uncorrelated ``IN`` subquery on indexed columns (membership → employee → the relation's
         unique (employee, contact) index; the profile's owner / department indexes): under the ``OR`` PostgreSQL
         runs each once as a hashed subplan rather than once per listed row."""
+        from siyu.cdp.selectors import visible_profile_pks  # the CDP's scope rule, through its public module
+
         members = Q(employee__membership__user_id=actor.user_id) if actor.user_id else Q(pk__in=[])
         if scope == DataScope.DEPARTMENT:
             members |= Q(employee__membership__department_id__in=sorted(actor.department_ids))
         elif scope == DataScope.DEPARTMENT_TREE:
             members |= Q(employee__membership__department_id__in=sorted(actor.department_tree_ids))
         followed = FollowRelation.objects.in_org(actor).filter(members, deleted=False).values("external_contact_id")
-        # The profile model through the foreign key, not an import: this context reads the CDP's tables only
-        # through its public modules, and the scope rule itself stays the profile's own (``visible_to``).
-        profiles = cls._meta.get_field("profile").related_model.objects
-        visible = profiles.visible_to(actor).values("pk")
-        merged = profiles.in_org(actor).filter(merged_into__in=visible).values("pk")
-        return Q(pk__in=followed) | Q(profile__in=visible) | Q(profile__in=merged)
+        return Q(pk__in=followed) | Q(profile__in=visible_profile_pks(actor))
 
 
 class DeletedBy(models.TextChoices):
