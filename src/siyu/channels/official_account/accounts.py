@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from siyu.channels.api_client import shared_http
 from siyu.channels.errors import CallbackCryptoError
 from siyu.channels.public_url import public_base_url
 from siyu.channels.settings_fields import api_base_field, text_field
@@ -159,7 +160,7 @@ def account_for_callback(callback_key: str) -> Account | None:
 
 
 def client_for(account: Account) -> OfficialAccountClient:
-    options = {"token_store": DjangoCacheTokenStore(), **client_options}
+    options = {"token_store": DjangoCacheTokenStore(), "http": shared_http(), **client_options}
     return OfficialAccountClient(appid=account.appid, secret=encrypted.reveal(account, "secret"),
                                  api_base=account.api_base, **options)  # fmt: skip
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from contextlib import closing
 from typing import Any
 
 from siyu.channels import ledger
@@ -100,10 +99,9 @@ class OfficialAccountAdapter(ChannelAdapter):
         payload = self.payload(content)
 
         def send() -> SendResult:
-            # One client (one connection pool) for every recipient, closed when the send is done.
-            with closing(client_for(self.account)) as client:
-                results = tuple(templates.send_one(self.account, client, idempotency_key=idempotency_key,
-                                                   recipient=r, payload=payload) for r in recipients)  # fmt: skip
+            client = client_for(self.account)  # one client for every recipient (the process's shared pool)
+            results = tuple(templates.send_one(self.account, client, idempotency_key=idempotency_key,
+                                               recipient=r, payload=payload) for r in recipients)  # fmt: skip
             ids = tuple(r.channel_message_id for r in results if r.channel_message_id)
             return SendResult(idempotency_key, results, ids)
 
@@ -116,8 +114,7 @@ class OfficialAccountAdapter(ChannelAdapter):
         raise ChannelRejected("official accounts have no group chats")
 
     def sync_contacts(self, *, cursor: str | None = None) -> ContactPage:
-        with closing(client_for(self.account)) as client:
-            page = client.followers(next_openid=cursor or "")
+        page = client_for(self.account).followers(next_openid=cursor or "")
         openids = (page.get("data") or {}).get("openid") or []
         contacts = tuple(Contact(address=str(o)) for o in openids)
         return ContactPage(contacts=contacts, next_cursor=str(page.get("next_openid") or "") or None)

@@ -11,7 +11,6 @@ changes no state (its timeline entry still records that it happened); one of the
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import closing
 from typing import Any
 
 from siyu.cdp import profiles as cdp_profiles
@@ -57,8 +56,7 @@ def _unionid(account: Account, openid: str) -> str:
     """The follower's unionid from ``user/info`` (empty when the account is not bound to an open platform, or the
     user unfollowed meanwhile). A platform outage is raised so the callback is retried."""
     try:
-        with closing(client_for(account)) as client:
-            info = client.user_info(openid=openid)
+        info = client_for(account).user_info(openid=openid)
     except ChannelError as exc:
         if getattr(exc, "retryable", False):
             raise

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from contextlib import closing
 from typing import Any
 
 from django.db.models import Count, Q
@@ -64,9 +63,8 @@ def create_qr_code(*, actor: Actor, account_pk: Any, data: Mapping[str, Any]) ->
     scene = values["scene"] or "s" + secrets.token_hex(8)
     if QrCode.objects.in_org(actor).filter(account=account, scene=scene).exists():
         raise Conflict("this scene is already used", code="scene_exists", fields={"scene": ["already used"]})
-    with closing(client_for(account)) as client:
-        answer = client.create_qrcode(scene=scene, permanent=values["permanent"],
-                                      expire_seconds=values["expire_seconds"])  # fmt: skip
+    answer = client_for(account).create_qrcode(scene=scene, permanent=values["permanent"],
+                                               expire_seconds=values["expire_seconds"])  # fmt: skip
     expires = answer.get("expire_seconds")
     code = QrCode.objects.create(
         org_id=account.org_id, account=account, name=values["name"], scene=scene, permanent=values["permanent"],

@@ -3,15 +3,12 @@ callback crypto, and say which callback URL to register in WeCom's admin console
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
+from siyu.channels.api_client import shared_http
 from siyu.channels.errors import CallbackCryptoError
 from siyu.channels.public_url import public_base_url
 from siyu.channels.settings_fields import api_base_field, text_field
@@ -29,7 +26,6 @@ OBJECT = "wecom.corp"
 SECRET_FIELDS = ("secret", "agent_secret", "callback_token", "encoding_aes_key")
 _CORP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOKEN = re.compile(r"[A-Za-z0-9]{1,32}")  # WeCom: English letters and digits, at most 32
-HTTP_TIMEOUT = 10.0  # seconds per API request (the client's own default)
 
 # Tests (and the simulator's end-to-end runs) may pass client options here, e.g. a sleep that does not sleep.
 client_options: dict[str, Any] = {}
@@ -195,24 +191,8 @@ def client_for(corp: Corp, *, app: bool = False) -> WeComClient:
     secret = encrypted.reveal(corp, "agent_secret" if app else "secret")
     if not secret:
         raise ValidationFailed("no app secret", fields={"agent_secret": ["this corp has no app configured"]})
-    options = {"token_store": DjangoCacheTokenStore(), "http": _shared_http(), **client_options}
+    options = {"token_store": DjangoCacheTokenStore(), "http": shared_http(), **client_options}
     return WeComClient(corp_id=corp.corp_id, secret=secret, api_base=corp.api_base, **options)
-
-
-_http: tuple[int, httpx.Client] | None = None
-_http_lock = threading.Lock()
-
-
-def _shared_http() -> httpx.Client:
-    """One connection pool per process for every corp's API calls. A new ``httpx.Client`` costs about 30 ms of
-    CPU (its TLS context), which every processed callback paid at least once, and was never closed; one shared
-    client (thread-safe) also keeps its connections alive. Keyed by process id: a forked process must not
-    share its parent's sockets."""
-    global _http
-    with _http_lock:
-        if _http is None or _http[0] != os.getpid() or _http[1].is_closed:
-            _http = (os.getpid(), httpx.Client(timeout=HTTP_TIMEOUT))
-        return _http[1]
 
 
 def crypto_for(corp: Corp) -> WXBizMsgCrypt:
