@@ -243,11 +243,13 @@ def _customer_import(system: Actor, out: DetailRecords) -> None:
 
 
 def _wecom(system: Actor, out: DetailRecords) -> None:
-    """A corp connected to the fake WeCom (its employees synced), a live code, a customer group, a broadcast to
-    a segment, and conversation archive settings with a sensitive word."""
+    """A corp connected to the fake WeCom (its employees synced), a live code, a customer group, an external
+    contact who joined the group and added an employee, a broadcast to a segment, and conversation archive settings
+    with a sensitive word."""
     from siyu.channels.wecom import corps, grouplivecodes, groups, livecodes, sync
     from siyu.channels.wecom.archive import services as archive
     from siyu.channels.wecom.broadcasts import services as broadcasts
+    from siyu.channels.wecom.models import ExternalContact
     from siyu.channels.wecom.testing import AES_KEY, API_BASE, TOKEN, FakeWeCom, ok
 
     fake = FakeWeCom()
@@ -277,6 +279,12 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
             "name": "门店活码", "channel_label": "上海门店", "members": [{"userid": "zhangmin", "weight": 2},
                                                                    {"userid": "liuyang"}]})
         chat, _ = groups.refresh_group(corp, group["chat_id"])
+        # The group's customer also added 张敏 through the live code: a contact with a follow relation, as the
+        # contact sync records it.
+        fake.scan(state=code.state, external_userid="wmDemoCustomer0001", name="陈先生", unionid="oUnionChen",
+                  userid="zhangmin")
+        contact_sync = sync.start_sync(actor=system, corp_pk=corp.pk, kind="contacts")
+        assert sync.run(contact_sync.pk, org_id=system.org_id).status == "done", "the contact sync failed"
         group_code = grouplivecodes.create_group_code(actor=system, corp_pk=corp.pk, data={
             "name": "VIP 群活码", "chat_ids": [group["chat_id"]]})
     broadcast = broadcasts.create_broadcast(actor=system, data={
@@ -292,8 +300,9 @@ def _wecom(system: Actor, out: DetailRecords) -> None:
         "work_end": "18:00", "work_days": [1, 2, 3, 4, 5]})
     word = archive.add_word(actor=system, word="返现")
     out.texts["kind"] = ["png"]
+    contact = ExternalContact.objects.in_org(system).get(corp=corp, external_userid="wmDemoCustomer0001")
     out.ids.update(corp=[corp.pk], code=[code.pk, group_code.pk], group=[chat.pk], broadcast=[broadcast.pk], config=[config.pk],
-                   rule=[*out.ids.get("rule", []), word.pk])
+                   rule=[*out.ids.get("rule", []), word.pk], contact=[contact.pk])
     out.texts["callback_key"] = [corp.callback_key]
 
 

@@ -90,3 +90,10 @@ def sync_runs(actor: Actor, corp: Corp) -> QuerySet:
 def corp_tags(actor: Actor, corp: Corp) -> QuerySet:
     return CorpTag.objects.in_org(actor).filter(corp=corp, deleted=False).order_by("group_order", "group_name",
                                                                                    "order", "name")
+
+
+def corp_tag_names(actor: Actor, corp: Corp, tag_ids: set[str]) -> dict[str, str]:
+    """Corp tag id -> name (deleted tags too: a relation may still carry one), for a page naming a relation's tags."""
+    if not tag_ids:
+        return {}
+    return dict(CorpTag.objects.in_org(actor).filter(corp=corp, tag_id__in=tag_ids).values_list("tag_id", "name"))

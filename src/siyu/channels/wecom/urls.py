@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from . import group_pages, pages
+from . import contact_pages, group_pages, pages
 
 urlpatterns = [
     path("", pages.overview, name="channels_wecom"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("corps/<int:corp_id>/sync/", pages.corp_sync, name="wecom_corp_sync"),
     path("employees/", pages.employees, name="wecom_employees"),
     path("contacts/", pages.contacts, name="wecom_contacts"),
+    path("contacts/<int:contact_id>/", contact_pages.contact_detail, name="wecom_contact"),
     path("callbacks/", pages.callback_log, name="wecom_callbacks"),
     path("live-codes/", pages.live_codes, name="wecom_live_codes"),
     path("live-codes/new/", pages.live_code_new, name="wecom_live_code_new"),
