@@ -6,6 +6,7 @@ costs milliseconds)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -173,3 +174,21 @@ def test_the_kanban_board_costs_one_query_per_column_whatever_the_cards(team):
     assert sum(c.count for c in columns) == 13
     assert n_few == n_many
     assert n_many == 3 + len(columns)  # the pipeline, its stages, the totals, then one page of cards per column
+
+
+def test_api_details_join_only_what_they_answer_and_do_not_reread_definitions(team, system, api):
+    """The API answers ids: a lead detail joins the owner (its name is a standard field) and nothing else, an
+    opportunity detail joins nothing; neither rereads the object's definition or custom fields once memoised."""
+    lead = _lead(system, 500, region="华东")
+    pipe = opportunities.ensure_default_pipeline(team.admin)
+    opp = opportunities.create_opportunity(actor=team.admin, data={"name": "商机", "amount": "1.00",
+                                                                   "pipeline_id": pipe.pk})
+    for url, table, joined in ((f"{API}/leads/{lead.pk}", "sales_lead", ["iam_user"]),
+                               (f"{API}/opportunities/{opp.pk}", "sales_opportunity", [])):
+        api.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(url).status_code == 200
+        sqls = [q["sql"] for q in queries.captured_queries]
+        assert not any("platform_" in s for s in sqls), sqls
+        main = next(s for s in sqls if s.startswith("SELECT") and f'FROM "{table}"' in s)
+        assert sorted(set(re.findall(r'JOIN "(\w+)"', main))) == joined, main

@@ -93,12 +93,12 @@ def _filters(request: HttpRequest, raw: str | None):
 
 
 def _lead(actor, lead_id) -> dict:
-    lead = selectors.lead_detail(actor, lead_id)
+    lead = selectors.lead_detail(actor, lead_id, related=selectors.API_RELATED)
     return presenters.lead_data(actor, selectors.lead_meta(actor), lead)
 
 
 def _opp(actor, opportunity_id) -> dict:
-    opp = selectors.opportunity_detail(actor, opportunity_id)
+    opp = selectors.opportunity_detail(actor, opportunity_id, related=())
     return presenters.opportunity_data(actor, selectors.opportunity_meta(actor), opp, lines=True)
 
 
@@ -193,7 +193,7 @@ def convert_lead(request: HttpRequest, lead_id: int, payload: LeadConvertIn):
 @router.get("/leads/{lead_id}/history", response={200: list[LeadHistoryOut], **ERRORS}, summary="A lead's history")
 def lead_history(request: HttpRequest, lead_id: int):
     actor = require(request, "sales.lead.read")
-    lead = selectors.lead_detail(actor, lead_id)
+    lead = selectors.lead_detail(actor, lead_id, related=())
     return [presenters.history_data(h) for h in selectors.lead_history(actor, lead)]
 
 
