@@ -25,6 +25,15 @@ def pytest_report_header(config):
     return f"siyu database: {settings.DATABASES['default']['ENGINE']} (CI={os.environ.get('CI', '')})"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_metadata_memo():
+    """Object metadata is memoised per process under a token kept in the cache; a rolled-back test's database
+    cache goes with it but the memo would stay, and SQLite reuses ids after a rollback."""
+    from siyu.platform import meta_cache
+
+    meta_cache.clear()
+
+
 @pytest.fixture
 def make_org(db):
     def make(name="Acme", email=None):

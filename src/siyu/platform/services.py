@@ -11,7 +11,7 @@ from siyu.kernel import auditing, clock
 from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
-from . import indexes
+from . import indexes, meta_cache
 from .field_types import registry
 from .field_types.base import KEY_RE, CleanContext, FieldError, FieldType
 from .models import CustomRecord, FieldDefinition, ObjectDefinition
@@ -61,6 +61,7 @@ def create_object(*, actor: Actor, key: str, label: str) -> ObjectDefinition:
                                                   scope_key=full)
     except IntegrityError as exc:
         raise Conflict("key taken", fields={"key": ["an object with this key exists"]}) from exc
+    meta_cache.changed(actor.org_id)
     auditing.record_write(actor, "create", "platform.object", obj.pk,
                           auditing.diff({}, {"key": full, "label": label}))
     return obj
@@ -128,6 +129,7 @@ def create_field(
             fd = FieldDefinition.objects.create(org_id=actor.org_id, object=definition, key=key, **values)
     except IntegrityError as exc:
         raise Conflict("key taken", fields={"key": ["a field with this key exists"]}) from exc
+    meta_cache.changed(actor.org_id)
     auditing.record_write(actor, "create", "platform.field", fd.pk,
                           auditing.diff({}, auditing.snapshot(fd, FIELD_AUDIT)), object=object_key)
     if fd.indexed:
@@ -171,6 +173,7 @@ def update_field(
     elif fd.indexed and not ft.indexable:
         fd.indexed = False
     fd.save()
+    meta_cache.changed(actor.org_id)
     after = auditing.snapshot(fd, FIELD_AUDIT)
     auditing.record_write(actor, "update", "platform.field", fd.pk, auditing.diff(before, after), object=object_key)
     if fd.indexed and not was_indexed:
@@ -189,6 +192,7 @@ def archive_field(*, actor: Actor, object_key: str, field_key: str) -> FieldDefi
     fd.archived_at = clock.now()
     was_indexed, fd.indexed = fd.indexed, False
     fd.save(update_fields=["archived_at", "indexed", "updated_at"])
+    meta_cache.changed(actor.org_id)
     auditing.record_write(actor, "delete", "platform.field", fd.pk,
                           auditing.diff(before, auditing.snapshot(fd, FIELD_AUDIT)), object=object_key)
     if was_indexed:
