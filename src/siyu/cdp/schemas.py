@@ -8,6 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from siyu.kernel.api import OutSchema
+
 # A type that takes any printable text comes first: it is what a generated example (schemathesis, the
 # authorisation matrix) sends, and the order means nothing else.
 IdentityTypeIn = Literal["user_id", "erp_id", "phone", "email", "wecom_external_userid", "unionid", "openid",
@@ -57,7 +59,7 @@ class ProfileUpdate(ProfileFields):
     lifecycle_stage: str | None = Field(None, max_length=40)
 
 
-class ProfileOut(Schema):
+class ProfileOut(OutSchema):
     id: int
     kind: str | None = None
     status: str | None = None
@@ -79,12 +81,12 @@ class ProfileOut(Schema):
     custom: dict[str, Any] = {}
 
 
-class ProfilePage(Schema):
+class ProfilePage(OutSchema):
     items: list[ProfileOut]
     next_cursor: str | None
 
 
-class IdentityOut(Schema):
+class IdentityOut(OutSchema):
     id: int
     type: str
     namespace: str
@@ -93,7 +95,7 @@ class IdentityOut(Schema):
     created_at: dt.datetime
 
 
-class TagOut(Schema):
+class TagOut(OutSchema):
     id: int
     group: str
     name: str
@@ -101,7 +103,7 @@ class TagOut(Schema):
     channel: str
 
 
-class Ref(Schema):
+class Ref(OutSchema):
     id: int
     name: str
 
@@ -114,14 +116,14 @@ class ProfileDetail(ProfileOut):
     account: Ref | None = None
 
 
-class ProfileWritten(Schema):
+class ProfileWritten(OutSchema):
     created: bool = Field(description="true: a new profile; false: the identifiers matched an existing one")
     profile: ProfileDetail
     merged_profile_ids: list[int] = Field([], description="profiles resolution merged into this one")
     review_id: int | None = Field(None, description="a merge the guard sent to the review queue")
 
 
-class SearchOut(Schema):
+class SearchOut(OutSchema):
     match: Literal["exact", "name"]
     items: list[ProfileOut]
 
@@ -233,7 +235,7 @@ class LifecycleOut(Schema):
     history: list[TransitionOut]
 
 
-class TimelineItem(Schema):
+class TimelineItem(OutSchema):
     id: int
     kind: str
     label: str
@@ -245,7 +247,7 @@ class TimelineItem(Schema):
     link: str | None = None  # where the full content is read, only for actors allowed to read it
 
 
-class TimelinePage(Schema):
+class TimelinePage(OutSchema):
     items: list[TimelineItem]
     next_cursor: str | None
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from siyu.kernel.api import OutSchema
+
 Text200 = Field(None, max_length=200)
 
 
@@ -66,7 +68,7 @@ class LeadUpdate(Schema):
     custom: dict[str, Any] | None = None
 
 
-class LeadOut(Schema):
+class LeadOut(OutSchema):
     id: int
     name: str | None = None
     company: str | None = None
@@ -99,12 +101,12 @@ class LeadOut(Schema):
     note: str | None = None
 
 
-class LeadWritten(Schema):
+class LeadWritten(OutSchema):
     created: bool
     lead: LeadOut
 
 
-class LeadPage(Schema):
+class LeadPage(OutSchema):
     items: list[LeadOut]
     next_cursor: str | None
 
@@ -414,7 +416,7 @@ class OpportunityUpdate(Schema):
     custom: dict[str, Any] | None = None
 
 
-class OpportunityOut(Schema):
+class OpportunityOut(OutSchema):
     id: int
     name: str | None = None
     pipeline_id: int | None = None
@@ -441,7 +443,7 @@ class OpportunityOut(Schema):
     lines: list[dict[str, Any]] | None = None
 
 
-class OpportunityPage(Schema):
+class OpportunityPage(OutSchema):
     items: list[OpportunityOut]
     next_cursor: str | None
 
