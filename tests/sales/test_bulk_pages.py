@@ -236,3 +236,15 @@ def test_refusals_are_the_audited_403_and_404(team, admin_membership, english, m
     denied(reader, "get", reverse("sales_bulk_job", args=[job.pk]), status=404)
     other = english(outsider["membership"]).get(reverse("sales_bulk_jobs")).content.decode()
     assert re.findall(r'data-pk="(\d+)"', other) == [str(outsider["job"].pk)]
+
+
+def test_job_words_are_the_sales_translations_in_chinese(team, admin_membership, login_client, five):
+    """Without a message context another app's translation of the same English word won (the CDP's "Queued" is
+    进入队列, the audit log's "Created" is 创建)."""
+    client = login_client(admin_membership)  # zh-hans, the default locale
+    job = started(start(client, {"kind": "transfer", "lead_ids": five, "owner_id": team.manager.user_id}))
+    page = client.get(reverse("sales_bulk_job", args=[job.pk])).content.decode()
+    assert "排队中" in page and "进入队列" not in page
+    assert "创建时间" in page
+    listing = client.get(reverse("sales_bulk_jobs")).content.decode()
+    assert "排队中" in listing and "创建时间" in listing and "进入队列" not in listing
