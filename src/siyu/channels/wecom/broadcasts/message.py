@@ -17,15 +17,18 @@ from siyu.channels.wecom import content as wecom_content
 from siyu.channels.wecom import validation as v
 from siyu.channels.wecom.welcome import KINDS, content_of
 
-# Field limits of add_msg_template's attachments in WeCom's document (path/92135); validation.py holds the
-# request-wide ones (text bytes, attachment count).
+# WeCom's field limits of the attachments of add_msg_template / send_welcome_msg (path/92135, path/92137; not in
+# ../shared/docs/wecom-protocol.md, checked against independent SDKs that quote the documents' parameter tables:
+# "图文消息标题，最长为128字节", "图文消息的描述，最长为512字节", "小程序消息标题，最长为64字节").
 LINK_TITLE_MAX_BYTES = 128
 LINK_DESC_MAX_BYTES = 512
-URL_MAX_BYTES = 2048
 MINI_TITLE_MAX_BYTES = 64
+# WeCom documents no limit for these: Siyu's own bounds, so that a stored broadcast stays a reasonable size.
+URL_MAX_BYTES = 2048
 MEDIA_ID_MAX_CHARS = 200
 APPID_MAX_CHARS = 64
 PAGE_MAX_CHARS = 500
+# validation.py holds the request-wide limits (text bytes, attachment count).
 
 # Every key a stored attachment may carry, per kind (the form and the API give no others).
 FIELDS = {
