@@ -69,3 +69,34 @@ def test_the_memo_is_bounded(admin_actor):
         meta_cache.put(admin_actor.org_id, f"custom.k{i}", "t", i)
     assert meta_cache.get(admin_actor.org_id, "custom.k0", "t") is None
     assert meta_cache.get(admin_actor.org_id, f"custom.k{meta_cache.MAX_ENTRIES + 9}", "t") == meta_cache.MAX_ENTRIES + 9
+
+
+def test_a_broken_cache_reads_the_database_and_fails_nothing(admin_actor, monkeypatch, caplog):
+    """Redis down must not take the API down: every call reads the definitions, changes still commit."""
+    first = selectors.object_meta(admin_actor, "sales.lead")
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    for name in ("get", "add", "set"):
+        monkeypatch.setattr(meta_cache.cache, name, broken)
+    again = selectors.object_meta(admin_actor, "sales.lead")
+    assert again is not first and again.definition.pk == first.definition.pk
+    services.create_field(actor=admin_actor, object_key="sales.lead", key="budget", label="Budget", type="integer")
+    assert selectors.object_meta(admin_actor, "sales.lead").custom_field("budget") is not None
+    assert "generation token" in caplog.text
+
+
+def test_tokens_expire(admin_actor, monkeypatch):
+    """A change made while the cache was down could not move the token: expiry bounds how long a memo lasts."""
+    timeouts = []
+    real_set, real_add = meta_cache.cache.set, meta_cache.cache.add
+    monkeypatch.setattr(meta_cache.cache, "set", lambda k, v, timeout=None: timeouts.append(timeout) or
+                        real_set(k, v, timeout=timeout))
+    monkeypatch.setattr(meta_cache.cache, "add", lambda k, v, timeout=None: timeouts.append(timeout) or
+                        real_add(k, v, timeout=timeout))
+    meta_cache.changed(admin_actor.org_id)
+    meta_cache.cache.delete(f"siyu:platform:meta-generation:{admin_actor.org_id}")
+    meta_cache.generation(admin_actor.org_id)
+    assert timeouts and all(t == meta_cache.TOKEN_SECONDS for t in timeouts)
+    assert 0 < meta_cache.TOKEN_SECONDS <= 3600
