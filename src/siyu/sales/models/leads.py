@@ -96,7 +96,7 @@ class Lead(TenantModel):
             models.Index(fields=["org", "status", "-id"], name="sales_lead_org_status"),
             models.Index(fields=["pool", "-id"], name="sales_lead_pool_free", condition=Q(owner__isnull=True)),
             models.Index(fields=["sla_due_at"], name="sales_lead_sla_due", condition=Q(sla_state="pending")),
-            models.Index(fields=["profile"], name="sales_lead_profile"),
+            # (no index on profile here: the foreign key has one; a second, identical one cost every write)
         ]
 
 
