@@ -48,8 +48,13 @@ fmt: setup
 migrations-check: setup
 	SIYU_VAR_DIR=$$(mktemp -d) $(SIYU) makemigrations --check --dry-run
 
+# The SQLite and PostgreSQL gates run on PYTEST_WORKERS processes (pytest-xdist; each worker has its own test
+# database). On a 2-core machine of the slower kind `make test` took 32 min in one process; with two workers the
+# SQLite gate went from 9:03 to 6:18 and the PostgreSQL gate from 15:08 to 9:27 (2026-11-23).
+PYTEST_WORKERS ?= 2
+
 pytest-sqlite: setup
-	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not browser" $(PYTEST_ARGS)
 
 # The browser gate runs on its own, on a file-based SQLite test database, so that the live server thread has a
 # connection of its own instead of sharing the in-memory one with the test thread.
@@ -57,7 +62,7 @@ pytest-browser: setup
 	d=$$(mktemp -d) && SIYU_VAR_DIR=$$d SIYU_TEST_SQLITE_NAME=$$d/test-browser.sqlite3 $(BIN)/pytest -q -m browser $(PYTEST_ARGS)
 
 pytest-postgres: setup
-	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/python scripts/with_postgres.py $(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+	SIYU_VAR_DIR=$$(mktemp -d) $(BIN)/python scripts/with_postgres.py $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not browser" $(PYTEST_ARGS)
 
 test: lint migrations-check pytest-sqlite pytest-browser pytest-postgres
 
