@@ -61,7 +61,6 @@ def test_organisations_do_not_share_metadata(make_org, admin_actor):
     services.create_field(actor=admin_actor, object_key="sales.lead", key="budget", label="Budget", type="integer")
     assert selectors.object_meta(admin_actor, "sales.lead").custom_field("budget") is not None
     assert selectors.object_meta(other, "sales.lead").custom_field("budget") is None
-    assert meta_cache.MAX_ENTRIES >= 2
 
 
 def test_the_memo_is_bounded(admin_actor):
@@ -99,4 +98,3 @@ def test_tokens_expire(admin_actor, monkeypatch):
     meta_cache.cache.delete(f"siyu:platform:meta-generation:{admin_actor.org_id}")
     meta_cache.generation(admin_actor.org_id)
     assert timeouts and all(t == meta_cache.TOKEN_SECONDS for t in timeouts)
-    assert 0 < meta_cache.TOKEN_SECONDS <= 3600

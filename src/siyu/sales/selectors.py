@@ -60,9 +60,13 @@ PAGE_RELATED = ("owner", "pool", "profile", "assignment_rule", "department")
 API_RELATED = ("owner",)
 
 
+def _first(qs, related: tuple[str, ...]):
+    # select_related() without names would join every foreign key: an empty tuple joins nothing
+    return (qs.select_related(*related) if related else qs).first()
+
+
 def lead_detail(actor: Actor, lead_id: Any, *, related: tuple[str, ...] = PAGE_RELATED) -> Lead:
-    qs = Lead.objects.visible_to(actor).filter(pk=as_int(lead_id))
-    lead = (qs.select_related(*related) if related else qs).first()  # select_related() alone would join every FK
+    lead = _first(Lead.objects.visible_to(actor).filter(pk=as_int(lead_id)), related)
     if lead is None:
         raise NotFound("not found")
     return lead
@@ -95,8 +99,8 @@ OPPORTUNITY_PAGE_RELATED = ("stage", "pipeline", "owner", "account", "contact", 
 def opportunity_detail(actor: Actor, opportunity_id: Any, *,
                        related: tuple[str, ...] = OPPORTUNITY_PAGE_RELATED) -> Opportunity:
     """``related=()`` for the API, which answers ids only."""
-    qs = Opportunity.objects.visible_to(actor).filter(pk=as_int(opportunity_id)).prefetch_related("lines")
-    opp = (qs.select_related(*related) if related else qs).first()  # select_related() alone would join every FK
+    opp = _first(Opportunity.objects.visible_to(actor).filter(pk=as_int(opportunity_id)).prefetch_related("lines"),
+                 related)
     if opp is None:
         raise NotFound("not found")
     return opp
