@@ -10,6 +10,7 @@ import time_machine
 from django.db import transaction
 
 from siyu.kernel import clock, effects, events, leases, outbox
+from siyu.kernel.coalesce import Coalescer
 from siyu.kernel.models import EffectRecord, OutboxMessage
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -117,6 +118,7 @@ def test_nudge_is_one_dispatch_per_transaction(db, monkeypatch, django_capture_o
 
     nudged = []
     monkeypatch.setitem(tasks.BY_NAME, "kernel.outbox.dispatch", lambda: nudged.append(1))
+    monkeypatch.setattr(events, "_nudges", Coalescer(60.0))  # this process nudged nothing in the last minute
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for lead in range(3):
             events.emit(LeadAssigned(org_id=1, lead_id=lead, owner_id=3))

@@ -42,6 +42,7 @@ from django.db import transaction
 from django.utils.module_loading import autodiscover_modules
 
 from . import clock
+from .coalesce import Coalescer
 from .effects import require_transaction
 from .models import OutboxMessage
 
@@ -147,6 +148,12 @@ def rebuild(topic: str, payload: dict[str, Any]) -> DomainEvent:
     return event_type(**payload)
 
 
+# At most one enqueue per claimer per NUDGE_INTERVAL in this process (kernel/coalesce.py): one claimer run drains
+# every pending row, so the other enqueues of a busy second only made the worker run empty claims.
+NUDGE_INTERVAL = 0.1
+_nudges = Coalescer(NUDGE_INTERVAL)
+
+
 def nudge_on_commit(task_name: str) -> None:
     """After the current transaction commits, enqueue the claimer task ``task_name`` once (not once per row),
     so work is picked up at once instead of at the next poll. Losing the nudge loses nothing: the rows are
@@ -158,9 +165,15 @@ def nudge_on_commit(task_name: str) -> None:
         return
 
     def nudge() -> None:
+        from huey.contrib.djhuey import HUEY
+
         from . import tasks  # the task module imports the dispatchers, which import this module
 
-        tasks.BY_NAME[task_name]()
+        task = tasks.BY_NAME[task_name]
+        if HUEY.immediate:
+            task()  # tests run the task inline, in the order of the commits
+        else:
+            _nudges.call(task_name, task)
 
     nudge.__name__ = flag
     transaction.on_commit(nudge, robust=True)

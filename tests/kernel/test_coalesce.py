@@ -1,0 +1,73 @@
+"""kernel.coalesce: the first call runs at once, calls inside the interval fold into one trailing run, and the
+last call is never dropped."""
+
+from __future__ import annotations
+
+import threading
+
+from siyu.kernel.coalesce import Coalescer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_first_call_runs_at_once_and_calls_inside_the_interval_fold_into_one_trailing_run():
+    clock = FakeClock()
+    ran = threading.Event()
+    calls: list[str] = []
+    c = Coalescer(0.05, clock=clock)
+
+    c.call("k", lambda: calls.append("first"))
+    assert calls == ["first"]
+    for _ in range(10):
+        c.call("k", lambda: (calls.append("trailing"), ran.set()))
+    assert calls == ["first"]  # nothing more yet: folded
+    assert ran.wait(2), "the trailing run never came"
+    assert calls == ["first", "trailing"]
+
+
+def test_keys_are_independent_and_a_quiet_period_runs_at_once_again():
+    clock = FakeClock()
+    calls: list[str] = []
+    c = Coalescer(10.0, clock=clock)
+    c.call("a", lambda: calls.append("a"))
+    c.call("b", lambda: calls.append("b"))
+    assert calls == ["a", "b"]
+    clock.now += 10.0
+    c.call("a", lambda: calls.append("a2"))
+    assert calls == ["a", "b", "a2"]
+
+
+def test_a_call_after_the_trailing_run_is_not_lost():
+    clock = FakeClock()
+    done = [threading.Event(), threading.Event()]
+    calls: list[int] = []
+    c = Coalescer(0.05, clock=clock)
+    c.call("k", lambda: calls.append(0))
+    c.call("k", lambda: (calls.append(1), done[0].set()))
+    assert done[0].wait(2)
+    # the trailing run set the last run to "now": a call right after it trails again instead of vanishing
+    c.call("k", lambda: (calls.append(2), done[1].set()))
+    assert done[1].wait(2)
+    assert calls == [0, 1, 2]
+
+
+def test_a_process_that_exits_inside_the_interval_still_makes_its_trailing_call(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "calls"
+    code = (
+        "from siyu.kernel.coalesce import Coalescer\n"
+        f"c = Coalescer(0.2)\n"
+        f"write = lambda s: open({str(out)!r}, 'a').write(s)\n"
+        "c.call('k', lambda: write('first,'))\n"
+        "c.call('k', lambda: write('last'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    assert out.read_text() == "first,last"
