@@ -37,11 +37,32 @@ def serve(argv: list[str]) -> int:
     return 0  # pragma: no cover
 
 
+WORKER_NICE_DEFAULT = 10
+
+
+def worker_niceness(argv: list[str]) -> tuple[int, list[str]]:
+    """``--nice N`` (or ``SIYU_WORKER_NICE``) taken out of the worker's arguments; the rest go to huey."""
+    parser = argparse.ArgumentParser(prog="siyu worker", add_help=False)
+    parser.add_argument("--nice", type=int, default=int(os.environ.get("SIYU_WORKER_NICE", WORKER_NICE_DEFAULT)))
+    args, rest = parser.parse_known_args(argv)
+    if not 0 <= args.nice <= 19:
+        parser.error("--nice must be between 0 and 19")
+    return args.nice, rest
+
+
 def worker(argv: list[str]) -> int:
+    """The huey consumer, at a lower CPU priority than the web server (``--nice``, default 10).
+
+    Why: web and worker share the machine's cores, and what the web answers has a deadline (WeCom drops a
+    callback not acknowledged in 5 s and retries it; a person waits for a page), while the worker's backlog does
+    not. Only the worker's own process is niced, not its database backends (kernel/README.md)."""
+    nice, rest = worker_niceness(argv)
+    if nice:
+        os.nice(nice)
     _django_setup()
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["siyu", "run_huey", *argv])
+    execute_from_command_line(["siyu", "run_huey", *rest])
     return 0
 
 

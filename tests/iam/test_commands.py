@@ -68,3 +68,15 @@ def test_apikey_refuses_bad_input(org):
     with pytest.raises(CommandError, match="scopes"):
         _run("apikey", "create", "--org", org.slug, "--name", "x", "--scopes", " , ")
     assert not ApiKey.objects.exists()
+
+
+def test_worker_nice_option_is_taken_out_of_hueys_arguments_and_checked(monkeypatch):
+    from siyu.cli import worker_niceness
+
+    monkeypatch.delenv("SIYU_WORKER_NICE", raising=False)
+    assert worker_niceness(["-w", "4"]) == (10, ["-w", "4"])
+    assert worker_niceness(["--nice", "0", "-w", "4"]) == (0, ["-w", "4"])
+    monkeypatch.setenv("SIYU_WORKER_NICE", "5")
+    assert worker_niceness([]) == (5, [])
+    with pytest.raises(SystemExit):
+        worker_niceness(["--nice", "25"])

@@ -236,8 +236,11 @@ def test_the_commit_nudge_delivers_without_waiting_for_the_poll(site):
     site.env["SIYU_DURABLE_POLL_SECONDS"] = "60"
     with transaction.atomic():
         events.emit(load_support().Pinged(org_id=None, n=0))  # handled by the worker's startup tick: proves the worker is up
-    site.start_worker()
+    worker = site.start_worker()
     site.wait_for("the startup tick", lambda: site.query(PINGS)[0][1] is not None)
+    # the worker yields the CPU to the web server (siyu worker --nice, default 10)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, own + 10)
 
     site.django(PING.format(count=PING_COUNT))  # a process sharing the worker's queue, so its nudges reach it
     site.wait_for("the nudged dispatches", lambda: all(done for _, done in site.query(PINGS)), timeout=20)
