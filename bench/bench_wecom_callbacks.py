@@ -28,7 +28,9 @@ The machine is shared (2 cores, several agents): the load average before and aft
 server, worker, simulator, database and load generator all share the cores. Never asserts timings.
 
 Usage: ``make bench NAME=wecom_callbacks`` (``--rate 200 --seconds 30 --dup-seconds 10 --db postgres|sqlite
---database-url URL --workers 2 --threads 8 --timeout 10 --drain-timeout 600 --sync-customers 0``; ``--quick`` = 50/s for 5 s).
+--database-url URL --workers 2 --threads 8 --timeout 10 --drain-timeout 600 --sync-customers 0 --no-worker``;
+``--quick`` = 50/s for 5 s). The worker's own settings come from the environment as in production
+(``SIYU_WORKER_NICE``, ``SIYU_WORKERS``, ``REDIS_URL`` for RedisHuey).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def _options(rest: list[str]) -> argparse.Namespace:
                    help="client timeout per callback (WeCom gives up after 5 s); a timed-out request counts as an "
                         "error and its latency as the time waited")
     p.add_argument("--sync-customers", type=int, default=0, help="time a full contact sync of N customers")
+    p.add_argument("--no-worker", action="store_true",
+                   help="start no `siyu worker`: the web tier's ack capacity alone (nothing is processed)")
     return p.parse_args(rest)
 
 
@@ -130,7 +134,8 @@ class Stack:
                                         if line.startswith("callback_url=")).split("/", 3)[3]
         self._spawn("serve", "--port", str(self.port), "--workers", str(self.opts.workers),
                     "--threads", str(self.opts.threads))
-        self._spawn("worker")
+        if not self.opts.no_worker:
+            self._spawn("worker")
         _wait_for_port(self.port)
         _wait_for_port(self.sim_port)
         _wait_for_answer(self.port, self.callback_path)
@@ -318,7 +323,9 @@ def run(args, rest) -> dict:
         opts.rate, opts.seconds, opts.dup_seconds = 50.0, 5.0, 2.0
     unique = int(opts.rate * opts.seconds)
     dups = int(opts.rate * opts.dup_seconds)
-    result: dict = {"database": opts.db, "load_average_before": load_average(),
+    result: dict = {"database": opts.db, "load_average_before": load_average(), "worker": not opts.no_worker,
+                    "worker_env": {k: os.environ.get(k) for k in ("SIYU_WORKER_NICE", "SIYU_WORKERS")},
+                    "queue": "redis" if os.environ.get("REDIS_URL") else "sqlite",
                     "machine_note": "shared machine (2 cores, several agents); server, worker, simulator, database "
                                     "and load generator share the cores",
                     "web_workers": opts.workers, "web_threads": opts.threads,
@@ -334,7 +341,7 @@ def run(args, rest) -> dict:
         r = drive(stack.port, requests[20:], opts.rate, opts.timeout)
         last_sent = r.pop("_last_sent")
         result["unique"] = r
-        result["drain"] = _drain(stack, last_sent, opts.drain_timeout)
+        result["drain"] = _drain(stack, last_sent, 0 if opts.no_worker else opts.drain_timeout)
         result["drain"]["callbacks_processed_per_second_overall"] = round(
             result["drain"]["processed"] / (opts.seconds + result["drain"]["seconds_after_last_send"]), 1)
         if dups:
