@@ -117,8 +117,11 @@ def _merge_blocker(actor: Actor, profiles: list[Profile], ids: list[Identifier])
     return None
 
 
-def _attach(actor: Actor, profile: Profile, ids: list[Identifier], source: str) -> list[Identifier]:
-    existing = _type_counts([profile.pk]).get(profile.pk, {})
+def _attach(actor: Actor, profile: Profile, ids: list[Identifier], source: str, *,
+            fresh: bool = False) -> list[Identifier]:
+    """Give ``profile`` the identifiers it lacks, within each type's limit. ``fresh``: the profile was created in
+    this transaction and has none yet (no need to read them)."""
+    existing = {} if fresh else _type_counts([profile.pk]).get(profile.pk, {})
     new = []
     for i in ids:
         have = existing.setdefault(i.type, set())
@@ -187,7 +190,7 @@ def resolve_profile(
         if others:
             result.review = _review(actor, [result.profile.pk, *others], "blocklisted", ids, source)
         attachable = [i for i in usable if i not in found] + [i for i in blocked if i not in blocked_found]
-        result.attached = _attach(actor, result.profile, attachable, source)
+        result.attached = _attach(actor, result.profile, attachable, source, fresh=result.created)
         return result
 
 

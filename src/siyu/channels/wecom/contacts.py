@@ -237,7 +237,10 @@ def _cdp_tags(corp: Corp, tag_ids: Iterable[str]) -> list:
     """The CDP tags (channel-reserved group per WeCom tag group) of known, live corp tags."""
     from .tags import cdp_tag_for  # tags.py imports this module
 
-    rows = CorpTag.objects.in_org(system_actor(corp)).filter(corp=corp, tag_id__in=list(tag_ids), deleted=False)
+    tag_ids = list(tag_ids)
+    if not tag_ids:
+        return []  # most contacts carry no corp tag: no query
+    rows = CorpTag.objects.in_org(system_actor(corp)).filter(corp=corp, tag_id__in=tag_ids, deleted=False)
     return [cdp_tag_for(corp, row) for row in rows.order_by("group_order", "order", "pk")]
 
 
