@@ -71,3 +71,24 @@ def test_a_process_that_exits_inside_the_interval_still_makes_its_trailing_call(
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert out.read_text() == "first,last"
+
+
+def test_a_failing_trailing_call_is_logged_not_raised_in_the_timer_thread(caplog):
+    clock = FakeClock()
+    done = threading.Event()
+    c = Coalescer(0.05, clock=clock)
+    c.call("k", lambda: None)
+
+    def boom():
+        done.set()
+        raise RuntimeError("queue down")
+
+    with caplog.at_level("ERROR", logger="siyu.kernel.coalesce"):
+        c.call("k", boom)
+        assert done.wait(2)
+        for _ in range(100):
+            if caplog.records:
+                break
+            threading.Event().wait(0.01)
+    assert "coalesced call 'k' failed" in caplog.text
+    c.call("k", lambda: None)  # and the key is usable again

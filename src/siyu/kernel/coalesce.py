@@ -9,9 +9,12 @@ interval are folded into one trailing run at its end (so the last commit is stil
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
+
+logger = logging.getLogger(__name__)
 
 
 class Coalescer:
@@ -44,4 +47,7 @@ class Coalescer:
         with self._lock:
             self._trailing.pop(key, None)
             self._last[key] = self._clock()
-        fn()
+        try:
+            fn()
+        except Exception:  # a timer thread has no caller to raise to (a leading call raises to its caller)
+            logger.exception("coalesced call %r failed", key)
