@@ -48,8 +48,8 @@ class WsgiClient:
             request_finished.connect(close_old_connections)
         return Answer(captured["status"], captured["headers"], body)
 
-    def post(self, url: str, data=b"", content_type="application/octet-stream") -> Answer:
-        return self._call(RequestFactory().post(url, data=data, content_type=content_type))
+    def post(self, url: str, data=b"", content_type="application/octet-stream", **extra) -> Answer:
+        return self._call(RequestFactory().post(url, data=data, content_type=content_type, **extra))
 
     def get(self, url: str) -> Answer:
         return self._call(RequestFactory().get(url))
@@ -121,3 +121,9 @@ def test_the_prefixes_pick_the_chain():
                  "/v1", "/wecom/callbacks/"):
         app({"PATH_INFO": path}, None)
     assert picked == ["machine", "machine", "machine", "full", "full", "full", "full"]
+
+
+@pytest.mark.django_db
+def test_a_host_not_in_allowed_hosts_is_refused_on_machine_paths_too():
+    answer = WsgiClient().post("/v1/batch", data=b"{}", content_type="application/json", HTTP_HOST="evil.example")
+    assert answer.status_code == 400

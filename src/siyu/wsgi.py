@@ -4,8 +4,8 @@ WeCom and official-account callbacks (``/wecom/callback/``, ``/oa/callback/``) a
 (``/v1/``) are called by machines, signed or keyed, never with a cookie: sessions, locale, CSRF, authentication,
 the actor, messages, HTMX and the API's rate limiter do nothing for them but cost time on every call (a fifth of a
 WeCom callback's 3 ms in-process; at 200 callbacks/s on two cores that time is what decides whether acks queue).
-Their chain keeps what still applies to any answer: the security headers, and the deferred writes that run
-after a rolled-back transaction.
+Their chain keeps what still applies to any answer: the security headers, the deferred writes that run after a
+rolled-back transaction, and the Host check against ``ALLOWED_HOSTS``.
 """
 
 import os
@@ -22,6 +22,7 @@ MACHINE_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "siyu.console.middleware.SecurityHeadersMiddleware",
     "siyu.kernel.deferred.DeferredWritesMiddleware",
+    "django.middleware.common.CommonMiddleware",  # ALLOWED_HOSTS is checked here (get_host) for these paths
 )
 
 
