@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from siyu.kernel.coalesce import Coalescer
 
 
@@ -92,3 +94,43 @@ def test_a_failing_trailing_call_is_logged_not_raised_in_the_timer_thread(caplog
             threading.Event().wait(0.01)
     assert "coalesced call 'k' failed" in caplog.text
     c.call("k", lambda: None)  # and the key is usable again
+
+
+def test_single_flight_runs_once_at_a_time_and_a_call_during_a_run_makes_it_go_round_again():
+    from siyu.kernel.coalesce import SingleFlight
+
+    flight = SingleFlight()
+    entered, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def drain() -> int:
+        runs.append(len(runs) + 1)
+        if len(runs) == 1:
+            entered.set()
+            assert release.wait(5)
+        return 10
+
+    result: list[int] = []
+    first = threading.Thread(target=lambda: result.append(flight.run(drain)))
+    first.start()
+    assert entered.wait(5)
+    assert flight.run(drain) == 0  # a second thread does not run it alongside
+    assert runs == [1]
+    release.set()
+    first.join(5)
+    assert runs == [1, 2]  # the run went round again for the call that arrived meanwhile
+    assert result == [20]
+    assert flight.run(drain) == 10  # and it is free again
+
+
+def test_single_flight_is_free_again_after_an_exception():
+    from siyu.kernel.coalesce import SingleFlight
+
+    flight = SingleFlight()
+
+    def boom() -> int:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        flight.run(boom)
+    assert flight.run(lambda: 3) == 3

@@ -51,3 +51,37 @@ class Coalescer:
             fn()
         except Exception:  # a timer thread has no caller to raise to (a leading call raises to its caller)
             logger.exception("coalesced call %r failed", key)
+
+
+class SingleFlight:
+    """Run ``fn`` in one thread of this process at a time; a call that arrives while it runs makes that run go
+    round once more instead of starting a second one (so nothing that call was meant to pick up is missed).
+
+    For claimers that drain everything pending before they return (the outbox dispatcher): a second thread
+    running the same claimer in the same process added concurrency, not coverage, and on a small machine that
+    concurrency competes with the web for the cores."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def run(self, fn: Callable[[], int]) -> int:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return 0
+            self._running = True
+        total = 0
+        try:
+            while True:
+                total += fn()
+                with self._lock:
+                    if not self._again:
+                        self._running = False
+                        return total
+                    self._again = False
+        except BaseException:
+            with self._lock:
+                self._running, self._again = False, False
+            raise

@@ -17,11 +17,19 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from . import events, idempotency, outbox, scheduled
+from .coalesce import SingleFlight
+
+# One outbox claimer per worker process at a time (kernel/coalesce.py SingleFlight). dispatch_pending drains every
+# pending row before it returns, so the worker's second thread running it too only doubled the handler work done
+# at once: during a burst of WeCom callbacks that meant two busy database backends and a contended GIL on a
+# 2-core box, next to the web answering the same burst. The second thread stays free for other tasks (syncs,
+# imports, ingestion); more worker processes still dispatch in parallel.
+_outbox_flight = SingleFlight()
 
 
 @db_task(name="kernel.outbox.dispatch")
 def dispatch_outbox() -> int:
-    return outbox.dispatch_pending()
+    return _outbox_flight.run(outbox.dispatch_pending)
 
 
 @db_task(name="kernel.scheduled.run_due")
