@@ -135,3 +135,25 @@ def test_bulk_assign_and_transfer_run_as_jobs_with_progress(team, api, send, mon
     send(api, "post", f"{API}/bulk-jobs", {"kind": "recycle", "lead_ids": ids, "pool_id": pool.pk})
     scheduled.run_due()
     assert set(Lead.objects.filter(pk__in=ids).values_list("owner_id", "pool_id")) == {(None, pool.pk)}
+
+
+def test_an_opportunity_created_with_its_own_currency_keeps_it(team, api, send):
+    """Found by schemathesis: a currency in the request collided with the pipeline's default (500)."""
+    r = send(api, "post", f"{API}/opportunities", {"name": "海外项目", "currency": "USD", "amount": "1000.00"})
+    assert r.status_code == 201, r.content
+    assert Opportunity.objects.get(pk=r.json()["id"]).currency == "USD"
+    r = send(api, "post", f"{API}/opportunities", {"name": "国内项目"})
+    assert r.status_code == 201 and Opportunity.objects.get(pk=r.json()["id"]).currency == "CNY"
+
+
+def test_working_hours_are_local_times_in_and_out(team, api, send):
+    """Found by schemathesis: the answer's "09:00:00" broke its own documented JSON Schema "time" format (which
+    requires an offset); working hours are wall-clock times, so an offset is refused."""
+    user_id = team.reps[0].user_id
+    r = send(api, "put", f"{API}/reps/{user_id}", {"work_start": "08:30", "work_end": "17:30:00"})
+    assert r.status_code == 200, r.content
+    assert (r.json()["work_start"], r.json()["work_end"]) == ("08:30:00", "17:30:00")
+    r = send(api, "put", f"{API}/reps/{user_id}", {"work_start": "08:30:00+08:00"})
+    assert r.status_code == 422
+    schema = api.get("/api/v1/openapi.json").json()["components"]["schemas"]["RepAvailabilityOut"]
+    assert "format" not in schema["properties"]["work_start"]

@@ -311,8 +311,8 @@ def delete_rule(request: HttpRequest, rule_id: int):
 
 
 def _rep(rep: SalesRep) -> dict:
-    return {k: getattr(rep, k) for k in ("user_id", "work_days", "work_start", "work_end", "observe_holidays",
-                                         "always_available", "capacity")}
+    out = {k: getattr(rep, k) for k in ("user_id", "work_days", "observe_holidays", "always_available", "capacity")}
+    return {**out, "work_start": rep.work_start.isoformat(), "work_end": rep.work_end.isoformat()}
 
 
 @router.get("/reps", response={200: list[RepAvailabilityOut], **ERRORS}, summary="Working hours of salespeople")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -282,10 +282,16 @@ class AssignmentRuleOut(Schema):
     members: list[dict[str, Any]]
 
 
+# Working hours are wall-clock times in the organisation's timezone, with no offset. JSON Schema's "time" format
+# (RFC 3339) requires an offset, so the dt.time fields these were documented a format their own answers broke.
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", examples=["09:00", "18:00:00"],
+                                 description="local time HH:MM or HH:MM:SS, no offset")]
+
+
 class RepAvailabilityIn(Schema):
     work_days: list[int] | None = Field(None, max_length=7)
-    work_start: dt.time | None = None
-    work_end: dt.time | None = None
+    work_start: LocalTime | None = None
+    work_end: LocalTime | None = None
     observe_holidays: bool | None = None
     always_available: bool | None = None
     capacity: int | None = Field(None, ge=0, le=1000000)
@@ -294,8 +300,8 @@ class RepAvailabilityIn(Schema):
 class RepAvailabilityOut(Schema):
     user_id: int
     work_days: list[int]
-    work_start: dt.time
-    work_end: dt.time
+    work_start: LocalTime
+    work_end: LocalTime
     observe_holidays: bool
     always_available: bool
     capacity: int | None

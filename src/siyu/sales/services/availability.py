@@ -72,12 +72,15 @@ REP_FIELDS = ["work_days", "work_start", "work_end", "observe_holidays", "always
 
 
 def _time(value: Any, name: str) -> dt.time:
-    if isinstance(value, dt.time):
-        return value
+    """A local wall-clock time; one with an offset is refused (working hours follow the organisation's timezone,
+    and the database's time column keeps no offset)."""
     try:
-        return dt.time.fromisoformat(str(value))
+        parsed = value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
     except ValueError:
         raise ValidationFailed("bad time", fields={name: ["a time HH:MM"]}) from None
+    if parsed.tzinfo is not None:
+        raise ValidationFailed("bad time", fields={name: ["a local time HH:MM, without an offset"]})
+    return parsed
 
 
 def set_availability(*, actor: Actor, user_id: Any, data: dict[str, Any]) -> SalesRep:

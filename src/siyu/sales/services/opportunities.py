@@ -359,8 +359,9 @@ def create_opportunity(*, actor: Actor, data: Mapping[str, Any], custom: Mapping
     if values.get("owner_id") not in (None, actor.user_id):
         require(actor, "sales.lead.assign")
     now = clock.now()
-    opp = Opportunity(org_id=actor.org_id, pipeline=pipeline, stage=stage, currency=pipeline.currency,
-                      probability=stage.probability, stage_entered_at=now, lead=lead,
+    # the pipeline's currency and the stage's probability unless the request names its own
+    values = {"currency": pipeline.currency, "probability": stage.probability, **values}
+    opp = Opportunity(org_id=actor.org_id, pipeline=pipeline, stage=stage, stage_entered_at=now, lead=lead,
                       custom=merge_values({}, cleaned_custom), **values)
     if cleaned_lines:
         opp.amount = sum((v["amount"] for v in cleaned_lines), Decimal("0.00"))
