@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from siyu.iam.fieldsec import ensure_writable
 from siyu.iam.models import Membership
 from siyu.kernel import auditing, clock
-from siyu.kernel.actor import Actor, DataScope
+from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from siyu.platform.selectors import object_meta
 from siyu.platform.services import audit_view, clean_values, merge_values
@@ -229,7 +229,7 @@ def create_profile(
     source = fields.pop("source", "") or _text(source, "source", 60) or "api"
     if lifecycle_stage:
         check_stage(actor, lifecycle_stage)
-    if _sees_every_profile(actor):
+    if actor.sees_whole_org(Profile.scope_key):
         hidden = []  # nothing to hide from it: skip reading the holders twice (resolution reads them below)
     else:
         hidden = [p.pk for p in find_profiles(actor, ids).values()
@@ -264,11 +264,6 @@ def create_profile(
         search.index_profiles([profile])
         changed.ids |= {profile.pk, *written.merged_ids}
     return written
-
-
-def _sees_every_profile(actor: Actor) -> bool:
-    """The actor's profile scope is the whole organisation (system jobs, administrators, org-wide roles)."""
-    return actor.scope_for(Profile.scope_key) == DataScope.ORGANIZATION
 
 
 def _fill_blanks(actor: Actor, profile: Profile, values: dict[str, Any]) -> None:

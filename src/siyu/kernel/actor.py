@@ -60,6 +60,10 @@ class Actor:
             return DataScope.ORGANIZATION
         return self.scopes.get(object_key, self.default_scope)
 
+    def sees_whole_org(self, object_key: str) -> bool:
+        """The actor's data scope for ``object_key`` is the whole organisation: no row of it can be out of scope."""
+        return self.scope_for(object_key) == DataScope.ORGANIZATION
+
     def hidden_fields(self, object_key: str) -> set[str]:
         if self.is_system or self.is_admin:
             return set()

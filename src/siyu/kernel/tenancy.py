@@ -30,7 +30,7 @@ class TenantQuerySet(models.QuerySet):
         scope = actor.scope_for(key)
         if scope is None:
             return qs.none()
-        if scope == DataScope.ORGANIZATION:
+        if actor.sees_whole_org(key):
             return qs
         condition = getattr(self.model, "scope_condition", None)
         if callable(condition):

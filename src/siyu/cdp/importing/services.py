@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from siyu.kernel import auditing
-from siyu.kernel.actor import Actor, DataScope
+from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, NotFound, PermissionDenied
 
 from ..models import ImportJob
@@ -41,7 +41,7 @@ def require_import(actor: Actor) -> None:
 def jobs_visible_to(actor: Actor) -> QuerySet:
     """Import jobs of the actor's organisation it may see: its own, or all with organisation-wide scope."""
     qs = ImportJob.objects.in_org(actor)
-    if actor.scope_for("cdp.profile") == DataScope.ORGANIZATION:
+    if actor.sees_whole_org("cdp.profile"):
         return qs
     return qs.filter(Q(created_by_id=actor.user_id) if actor.user_id else Q(pk__in=[]))
 

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from siyu.cdp import profiles as cdp_profiles
 from siyu.iam.models import Department
 from siyu.kernel import auditing, clock, events
-from siyu.kernel.actor import Actor, DataScope
+from siyu.kernel.actor import Actor
 from siyu.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 from ..events import LeadAssigned, LeadReturnedToPool
@@ -49,7 +49,7 @@ def pools_for(actor: Actor, *, kind: str | None = None):
     qs = Pool.objects.in_org(actor)
     if kind:
         qs = qs.filter(kind=kind)
-    if actor.is_system or actor.is_admin or actor.scope_for("sales.lead") == DataScope.ORGANIZATION:
+    if actor.sees_whole_org("sales.lead"):  # system and administrators included
         return qs
     return qs.filter(Q(department__isnull=True) | Q(department_id__in=sorted(_ancestor_ids(actor))))
 
